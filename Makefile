@@ -1,0 +1,66 @@
+# QIPP challenge feedback portal. `make help` lists the targets.
+
+# The first Python 3.12 or newer on the PATH (Django 6.1 needs 3.12).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
+	then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+WEB_PORT ?= 8000
+DEV_ENV := DJANGO_DEBUG=1 SITE_URL=http://127.0.0.1:$(WEB_PORT)
+
+.PHONY: help run test lint format worker beat migrations-check check-deploy assets clean
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (Django 6.1). Install it, or with pyenv: pyenv install 3.12" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+build/static/css/portal.css: node_modules/.installed $(wildcard static/scss/*.scss)
+	npm run build
+
+assets: build/static/css/portal.css ## Build the NHS.UK design system styles and scripts
+
+run: $(BIN)/.installed assets ## Run the portal: web, Celery worker and beat, on http://127.0.0.1:8000/
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	@$(DEV_ENV) $(BIN)/python manage.py ensure_demo_login
+	@echo "Emails are written to var/sent-emails/ (one file per email)."
+	@echo "Portal: http://127.0.0.1:$(WEB_PORT)/   (Ctrl-C stops web, worker and beat)"
+	@$(DEV_ENV) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+worker: $(BIN)/.installed ## Run a Celery worker on its own
+	$(BIN)/celery -A qipp_portal worker --loglevel=INFO
+
+beat: $(BIN)/.installed ## Run Celery beat on its own (exactly one per deployment)
+	$(BIN)/celery -A qipp_portal beat --loglevel=INFO
+
+test: $(BIN)/.installed assets ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed ## Check code style with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed ## Format the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: $(BIN)/.installed ## Fail if a model change has no migration
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
+
+check-deploy: $(BIN)/.installed ## Django's deployment checks with production settings
+	env -u DJANGO_DEBUG SECRET_KEY=check-deploy-$$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9') \
+		ALLOWED_HOSTS=qipp.example.nhs.uk $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean: ## Remove the virtualenv, node modules, built assets and local state
+	rm -rf $(VENV) node_modules build staticfiles var
