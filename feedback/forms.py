@@ -1,0 +1,240 @@
+"""
+The respondent's form, one page at a time.
+
+Each page's form cleans to plain JSON-ready data, which is kept in the session
+as the draft until the respondent sends it from the check-your-answers page.
+"""
+
+import re
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Layout
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import (
+    Element,
+    Level,
+    OrganisationType,
+    Principle,
+    Region,
+    Role,
+    View,
+)
+
+MAX_VIEWS = 20
+
+# Control characters other than tab, newline and carriage return have no
+# place in typed text and break exports and emails further down the line.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def reject_control_characters(value: str) -> None:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValidationError(
+            "Remove the hidden control characters from this answer: they often come from copying and pasting.",
+            code="control_characters",
+        )
+
+
+class PortalForm(forms.Form):
+    """Shared behaviour: the NHS.UK template pack and clean text."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField) and not isinstance(field, forms.UUIDField):
+                field.validators.append(reject_control_characters)
+
+    def draft_data(self) -> dict:
+        """What goes into the session draft."""
+        return dict(self.cleaned_data)
+
+
+class HoneypotForm(PortalForm):
+    """A form with a field people never see: bots that fill in every input give themselves away."""
+
+    website = forms.CharField(
+        required=False,
+        label="Leave this field empty",
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The page template renders it inside a hidden wrapper, apart from the rest.
+        self.helper.layout = Layout(*(name for name in self.fields if name != "website"))
+
+    def clean_website(self) -> str:
+        if self.cleaned_data.get("website"):
+            raise ValidationError("Leave this field empty", code="honeypot")
+        return ""
+
+    def draft_data(self) -> dict:
+        return {name: value for name, value in self.cleaned_data.items() if name != "website"}
+
+
+class AboutYouForm(HoneypotForm):
+    name = forms.CharField(
+        label="Your name",
+        max_length=200,
+        required=False,
+        help_text="Leave this empty if you would rather stay anonymous.",
+        widget=forms.TextInput(attrs={"autocomplete": "name", "spellcheck": "false"}),
+    )
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        required=False,
+        help_text="We will send you a receipt with your reference number. We use it for nothing else "
+        "unless you agree to be contacted.",
+        error_messages={"invalid": "Enter an email address in the correct format, like name@example.nhs.uk"},
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(
+        label="Your role",
+        choices=Role.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Select your role", "invalid_choice": "Select your role from the list"},
+    )
+    organisation = forms.CharField(
+        label="Your organisation",
+        max_length=200,
+        help_text="For example, the name of your trust, practice, council or group.",
+        error_messages={"required": "Enter the name of your organisation"},
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    organisation_type = forms.ChoiceField(
+        label="Type of organisation",
+        choices=[("", "Select a type")] + OrganisationType.choices,
+        error_messages={
+            "required": "Select the type of organisation",
+            "invalid_choice": "Select the type of organisation from the list",
+        },
+    )
+    region = forms.ChoiceField(
+        label="Region",
+        help_text="The strategic health authority area you work in, or national if your view is not about one region.",
+        choices=Region.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Select a region", "invalid_choice": "Select a region from the list"},
+    )
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class ViewForm(PortalForm):
+    element = forms.ChoiceField(
+        label="Which part of the challenge is this view about?",
+        choices=Element.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Select which part of the challenge this view is about",
+            "invalid_choice": "Select one of the four parts of the challenge",
+        },
+    )
+    level = forms.ChoiceField(
+        label="Where should this be done?",
+        help_text="Only for views on prioritisation by level.",
+        choices=Level.choices,
+        widget=forms.RadioSelect,
+        required=False,
+        error_messages={"invalid_choice": "Select national, regional or local"},
+    )
+    text = forms.CharField(
+        label="Your view",
+        max_length=View._meta.get_field("text").max_length,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        error_messages={"required": "Enter your view"},
+    )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("element") == Element.PRIORITISATION:
+            if not cleaned.get("level"):
+                self.add_error("level", "Select whether this should be done nationally, regionally or locally")
+        else:
+            # A level only means something for prioritisation; one chosen and
+            # then left behind when the element changed is dropped.
+            cleaned["level"] = ""
+        return cleaned
+
+
+class BaseViewFormSet(forms.BaseFormSet):
+    def draft_data(self) -> list[dict]:
+        return [form.draft_data() for form in self.forms]
+
+
+ViewFormSet = forms.formset_factory(
+    ViewForm,
+    formset=BaseViewFormSet,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=MAX_VIEWS,
+    validate_max=True,
+)
+ViewFormSet.error_messages = {
+    **forms.BaseFormSet.default_error_messages,
+    "too_few_forms": "Give at least one view",
+    "too_many_forms": f"You can give up to {MAX_VIEWS} views in one submission",
+}
+
+
+class AddAnotherForm(PortalForm):
+    add_another = forms.ChoiceField(
+        label="Do you want to add another view?",
+        choices=[("yes", "Yes"), ("no", "No")],
+        widget=forms.RadioSelect,
+        error_messages={"required": "Select yes if you want to add another view"},
+    )
+
+    def __init__(self, *args, can_add: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_add:
+            self.fields["add_another"].required = False
+            self.fields["add_another"].widget = forms.HiddenInput()
+            self.fields["add_another"].initial = "no"
+
+
+class PermissionsForm(HoneypotForm):
+    principles = forms.MultipleChoiceField(
+        label="Which working principles does your submission touch on?",
+        help_text="Select all that apply, or none.",
+        choices=Principle.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        error_messages={"invalid_choice": "Select principles from the list"},
+    )
+    consent_to_quote = forms.BooleanField(
+        label="You may quote my views in reports, without my name or organisation",
+        required=False,
+    )
+    consent_to_contact = forms.BooleanField(
+        label="You may contact me about my views",
+        help_text="We will use the email address you gave.",
+        required=False,
+    )
+
+    def __init__(self, *args, email: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean_consent_to_contact(self) -> bool:
+        consent = self.cleaned_data["consent_to_contact"]
+        if consent and not self.email:
+            raise ValidationError(
+                "Give an email address in 'About you' so we can contact you, or leave this unticked",
+                code="no_email",
+            )
+        return consent
+
+
+class SendForm(HoneypotForm):
+    """The check-your-answers page's button: the one-time token and the honeypot."""
+
+    token = forms.UUIDField(widget=forms.HiddenInput)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.start, name="start"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("accessibility/", views.accessibility, name="accessibility"),
+    path("give-views/about-you/", views.about_you, name="give_views_about_you"),
+    path("give-views/your-views/", views.views_list, name="give_views_views"),
+    path("give-views/your-views/add/", views.edit_view, name="give_views_add_view"),
+    path("give-views/your-views/<int:number>/", views.edit_view, name="give_views_edit_view"),
+    path("give-views/your-views/<int:number>/remove/", views.remove_view, name="give_views_remove_view"),
+    path("give-views/permissions/", views.permissions, name="give_views_permissions"),
+    path("give-views/check-your-answers/", views.check_answers, name="give_views_check"),
+    path("give-views/received/<uuid:token>/", views.received, name="give_views_received"),
+]

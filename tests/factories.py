@@ -1,0 +1,48 @@
+import factory
+from django.utils import timezone
+
+from feedback.models import (
+    AckStatus,
+    Element,
+    Level,
+    OrganisationType,
+    Region,
+    Role,
+    Source,
+    Submission,
+    View,
+    new_reference,
+)
+
+
+class SubmissionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Submission
+        skip_postgeneration_save = True
+
+    reference = factory.LazyFunction(new_reference)
+    received_at = factory.LazyFunction(timezone.now)
+    source = Source.WEB
+    name = factory.Faker("name", locale="en_GB")
+    email = factory.Sequence(lambda n: f"respondent{n}@example.nhs.uk")
+    role = Role.NURSE_MIDWIFE
+    organisation = factory.Faker("company", locale="en_GB")
+    organisation_type = OrganisationType.FOUNDATION_TRUST
+    region = Region.NORTH_WEST
+    ack_status = factory.LazyAttribute(lambda s: AckStatus.PENDING if s.email else AckStatus.NOT_NEEDED)
+
+    @factory.post_generation
+    def views(submission, create, extracted, **kwargs):
+        if not create:
+            return
+        for position, view in enumerate(extracted or [{"element": Element.LEADERSHIP}], start=1):
+            ViewFactory(submission=submission, position=position, **view)
+
+
+class ViewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = View
+
+    element = Element.LEADERSHIP
+    level = factory.LazyAttribute(lambda v: Level.LOCAL if v.element == Element.PRIORITISATION else "")
+    text = factory.Faker("paragraph", nb_sentences=4)

@@ -1,0 +1,55 @@
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
+from django.db import connection
+
+from feedback import emails
+from feedback.models import AckStatus, Element, OrganisationType, Region, Role, Submission, View
+
+from .factories import SubmissionFactory
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+FIELDS = {
+    "role": Role.MANAGER,
+    "organisation": "Eastgate Hospitals NHS Foundation Trust",
+    "organisation_type": OrganisationType.FOUNDATION_TRUST,
+    "region": Region.EAST_OF_ENGLAND,
+    "email": "manager@example.nhs.uk",
+}
+
+
+def all_at_once(count: int, work):
+    """Run `work` in `count` threads released together, each on its own database connection."""
+    barrier = Barrier(count)
+
+    def run(_):
+        barrier.wait()
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_the_same_token_sent_concurrently_makes_one_submission():
+    token = uuid.uuid4()
+    views = [{"element": Element.LEADERSHIP, "level": "", "text": "Boards should back clinical leaders."}]
+    results = all_at_once(20, lambda: Submission.objects.record(token=token, views=views, **FIELDS))
+    assert Submission.objects.count() == 1
+    assert View.objects.count() == 1
+    assert {submission.pk for submission, _ in results} == {Submission.objects.get().pk}
+    assert sum(created for _, created in results) == 1
+
+
+def test_two_workers_given_the_same_acknowledgement_send_it_once(mailoutbox):
+    submission = SubmissionFactory()
+    outcomes = all_at_once(8, lambda: emails.send_acknowledgement(submission_id=submission.pk))
+    assert sorted(outcomes) == ["sent"] + ["skipped"] * 7
+    submission.refresh_from_db()
+    assert submission.ack_status == AckStatus.SENT
+    assert len(mailoutbox) == 1

@@ -1,0 +1,117 @@
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {"SECRET_KEY": "a-long-random-production-secret-" + "x" * 40, "ALLOWED_HOSTS": "qipp.example.nhs.uk"}
+
+
+def run_portal(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run Python with the portal's own settings module and only the given environment."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key in ("PATH", "HOME", "LANG", "PYENV_VERSION", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
+    }
+    environment.update(
+        {"DJANGO_SETTINGS_MODULE": "qipp_portal.settings", "QIPP_VAR_DIR": os.environ["QIPP_VAR_DIR"], **env}
+    )
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production_settings(*names: str, **env: str) -> dict:
+    code = "from django.conf import settings; import json; print(json.dumps({n: getattr(settings, n) for n in %r}))"
+    result = run_portal(code % (names,), **{**PRODUCTION, **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_production_settings_refuse_to_start_without(missing):
+    env = {key: value for key, value in PRODUCTION.items() if key != missing}
+    result = run_portal("pass", **env)
+    assert result.returncode != 0
+    assert f"Set {missing}" in result.stderr
+
+
+def test_production_settings_pass_the_deployment_checks_with_no_warnings():
+    result = run_portal(
+        "from django.core.management import call_command; call_command('check', deploy=True, fail_level='WARNING')",
+        **PRODUCTION,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_sends_mail_over_smtp_and_keeps_database_connections():
+    values = production_settings("MAILERS", "DATABASES", "DEBUG", SMTP_HOST="smtp.example.nhs.uk", SMTP_PORT="587")
+    assert values["DEBUG"] is False
+    mailer = values["MAILERS"]["default"]
+    assert mailer["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert mailer["OPTIONS"]["host"] == "smtp.example.nhs.uk"
+    assert mailer["OPTIONS"]["port"] == 587
+    assert values["DATABASES"]["default"]["CONN_MAX_AGE"] >= 60
+    assert values["DATABASES"]["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_development_writes_emails_to_files_and_needs_no_secret():
+    result = run_portal(
+        "from django.conf import settings; print(settings.MAILERS['default']['BACKEND'])", DJANGO_DEBUG="1"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.mail.backends.filebased.EmailBackend"
+
+
+def test_the_broker_cannot_hang_a_request():
+    values = production_settings(
+        "CELERY_BROKER_TRANSPORT_OPTIONS", "CELERY_TASK_ACKS_LATE", CELERY_BROKER_URL="redis://127.0.0.1:6379/0"
+    )
+    options = values["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    assert 0 < options["socket_connect_timeout"] <= 5
+    assert 0 < options["socket_timeout"] <= 5
+    assert values["CELERY_TASK_ACKS_LATE"] is True
+
+
+@pytest.mark.django_db
+def test_plain_http_is_redirected_to_https():
+    response = Client().get("/")
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/"
+
+
+@pytest.mark.django_db
+def test_pages_carry_the_security_headers(client):
+    response = client.get("/give-views/about-you/")
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    session = response.cookies["sessionid"]
+    assert session["secure"] and session["httponly"]
+    assert response.cookies["csrftoken"]["secure"]
+
+
+@pytest.mark.django_db
+def test_every_script_carries_the_nonce_from_the_content_security_policy(client):
+    response = client.get("/")
+    policy = response["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    scripts = re.findall(r"<script\b[^>]*>", response.content.decode())
+    assert scripts, "the page loads the design system's script"
+    for script in scripts:
+        assert f'nonce="{nonce}"' in script
+    assert " style=" not in response.content.decode(), "no inline styles: the policy would block them"

@@ -1,0 +1,226 @@
+import re
+
+import pytest
+import time_machine
+from django.core import mail
+
+from feedback.models import AckStatus, Element, Level, Source, Status, Submission, View
+
+from .conftest import ABOUT_YOU, ENGAGEMENT_VIEW, PRIORITISATION_VIEW
+
+pytestmark = pytest.mark.django_db
+
+
+def reference_on(page) -> str:
+    match = re.search(r'class="app-reference">([0-9A-Z-]+)<', page.content.decode())
+    assert match, "the receipt shows a reference number"
+    return match.group(1)
+
+
+def test_the_start_page_explains_the_challenge_and_links_to_the_form(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    for element in Element:
+        assert element.label in page.content.decode()
+    assert 'href="/give-views/about-you/"' in page.content.decode()
+    assert 'href="/privacy/"' in page.content.decode()
+
+
+def test_a_respondent_completes_the_journey_and_gets_a_receipt(client, respondent, django_capture_on_commit_callbacks):
+    respondent.complete_up_to_check()
+    check = client.get("/give-views/check-your-answers/")
+    assert check.status_code == 200
+    body = check.content.decode()
+    assert "Northfield Community Health" in body
+    assert "Prioritisation by level" in body and "Regionally" in body
+    assert "Coproduction, Subsidiarity" in body
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = respondent.send()
+    assert sent.status_code == 302
+    receipt = client.get(sent["Location"])
+    assert receipt.status_code == 200
+
+    submission = Submission.objects.get()
+    assert reference_on(receipt) == submission.reference
+    assert submission.source == Source.WEB
+    assert submission.status == Status.NEW
+    assert submission.email == "priya.shah@example.nhs.uk"
+    assert submission.organisation == "Northfield Community Health"
+    assert submission.principles == ["coproduction", "subsidiarity"]
+    assert submission.consent_to_quote is True
+    assert submission.consent_to_contact is False
+    assert [(v.element, v.level) for v in submission.views.all()] == [
+        (Element.PRIORITISATION, Level.REGIONAL),
+        (Element.ENGAGEMENT, ""),
+    ]
+    assert "draft" not in client.session
+
+
+def test_the_reference_is_short_unambiguous_and_not_the_database_id(client, respondent):
+    respondent.complete_up_to_check()
+    receipt = client.get(respondent.send()["Location"])
+    reference = reference_on(receipt)
+    assert re.fullmatch(r"[2-9CFHKMRWY]{3}-[2-9CFHKMRWY]{3}-[2-9CFHKMRWY]{3}", reference)
+    assert str(Submission.objects.get().pk) not in reference.replace("-", "")
+
+
+def test_sending_the_same_answers_twice_makes_one_submission_and_the_same_receipt(client, respondent):
+    respondent.complete_up_to_check()
+    token = respondent.token()
+    first = respondent.send(token)
+    second = respondent.send(token)
+    assert first["Location"] == second["Location"]
+    assert Submission.objects.count() == 1
+    assert View.objects.count() == 2
+
+
+def test_a_resubmission_from_another_session_with_a_used_token_shows_its_receipt(client, respondent):
+    respondent.complete_up_to_check()
+    token = respondent.token()
+    first = respondent.send(token)
+    client.cookies.clear()
+    client.get("/give-views/about-you/")
+    again = respondent.send(token)
+    assert again["Location"] == first["Location"]
+    assert Submission.objects.count() == 1
+
+
+def test_an_unknown_token_saves_nothing_and_says_the_answers_were_not_found(client, respondent):
+    respondent.complete_up_to_check()
+    page = respondent.send("6f1c3f3e-8a7f-4d0b-9f59-1d1c1a2b3c4d")
+    assert page.status_code == 400
+    assert "Your answers could not be found" in page.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_the_receipt_email_gives_reference_date_and_elements_but_not_the_views(
+    client, respondent, django_capture_on_commit_callbacks
+):
+    respondent.complete_up_to_check()
+    with django_capture_on_commit_callbacks(execute=True):
+        respondent.send()
+    submission = Submission.objects.get()
+    assert submission.ack_status == AckStatus.SENT
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == ["priya.shah@example.nhs.uk"]
+    assert submission.reference in email.subject
+    html = email.alternatives[0].content
+    for part in (email.body, html):
+        assert submission.reference in part
+        assert "Prioritisation by level" in part
+        assert "Engaging staff, partners and the public" in part
+        assert PRIORITISATION_VIEW["text"] not in part
+        assert "Northfield" not in part
+    assert email.extra_headers["Message-ID"] == submission.ack_message_id
+
+
+def test_an_anonymous_respondent_gets_a_receipt_page_and_no_email(
+    client, respondent, django_capture_on_commit_callbacks
+):
+    respondent.complete_up_to_check(name="", email="")
+    with django_capture_on_commit_callbacks(execute=True):
+        receipt = client.get(respondent.send()["Location"])
+    assert receipt.status_code == 200
+    submission = Submission.objects.get()
+    assert submission.name == "" and submission.email == ""
+    assert submission.ack_status == AckStatus.NOT_NEEDED
+    assert mail.outbox == []
+
+
+def test_a_view_can_be_changed_and_removed_before_sending(client, respondent):
+    respondent.about_you()
+    respondent.add_view(PRIORITISATION_VIEW)
+    respondent.add_view(ENGAGEMENT_VIEW)
+    client.post("/give-views/your-views/1/", {**PRIORITISATION_VIEW, "level": Level.NATIONAL})
+    client.post("/give-views/your-views/2/remove/")
+    respondent.no_more_views()
+    respondent.permissions()
+    respondent.send()
+    views = list(Submission.objects.get().views.all())
+    assert [(v.element, v.level) for v in views] == [(Element.PRIORITISATION, Level.NATIONAL)]
+
+
+def test_change_links_return_to_check_your_answers(client, respondent):
+    respondent.complete_up_to_check()
+    check = client.get("/give-views/check-your-answers/").content.decode()
+    assert 'href="/give-views/about-you/?change=1#id_organisation"' in check
+    changed = client.post("/give-views/about-you/?change=1", {**ABOUT_YOU, "organisation": "Southfield PCT"})
+    assert changed["Location"] == "/give-views/check-your-answers/"
+    assert "Southfield PCT" in client.get("/give-views/check-your-answers/").content.decode()
+
+
+def test_pages_ahead_of_the_journey_send_the_respondent_back_to_the_first_unanswered_one(client, respondent):
+    assert client.get("/give-views/check-your-answers/")["Location"] == "/give-views/about-you/"
+    respondent.about_you()
+    assert client.get("/give-views/permissions/")["Location"] == "/give-views/your-views/add/"
+    assert client.get("/give-views/your-views/")["Location"] == "/give-views/your-views/add/"
+
+
+def test_a_level_is_kept_only_for_prioritisation_views(client, respondent):
+    respondent.about_you()
+    respondent.add_view({**ENGAGEMENT_VIEW, "level": Level.LOCAL})
+    assert client.session["draft"]["views"][0]["level"] == ""
+
+
+def test_submitted_html_is_stored_as_typed_and_shown_escaped(client, respondent):
+    script = '<script>alert("x")</script> & <b>bold</b>'
+    respondent.about_you(organisation=script)
+    respondent.add_view({**ENGAGEMENT_VIEW, "text": script})
+    respondent.no_more_views()
+    respondent.permissions()
+    check = client.get("/give-views/check-your-answers/").content.decode()
+    assert "<script>alert" not in check
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in check
+    respondent.send()
+    submission = Submission.objects.get()
+    assert submission.organisation == script
+    assert submission.views.get().text == script
+
+
+def test_the_minimum_fill_time_turns_away_answers_sent_too_quickly(client, respondent, settings):
+    settings.QIPP_MIN_FILL_SECONDS = 30
+    with time_machine.travel("2026-11-23 10:00:00 +0000", tick=False) as clock:
+        respondent.complete_up_to_check()
+        clock.shift(10)
+        too_fast = respondent.send()
+        assert too_fast.status_code == 400
+        assert "very quickly" in too_fast.content.decode()
+        assert Submission.objects.count() == 0
+        clock.shift(30)
+        assert respondent.send().status_code == 302
+    assert Submission.objects.count() == 1
+
+
+def test_a_filled_in_honeypot_saves_nothing(client, respondent):
+    respondent.complete_up_to_check()
+    page = respondent.send(website="http://spam.example")
+    assert page.status_code == 400
+    assert Submission.objects.count() == 0
+
+
+def test_too_many_submissions_from_one_client_get_a_readable_429_page(client, respondent, settings):
+    settings.QIPP_SUBMIT_RATE = "2/h"
+    for _ in range(2):
+        respondent.complete_up_to_check()
+        assert respondent.send().status_code == 302
+    respondent.complete_up_to_check()
+    page = respondent.send()
+    assert page.status_code == 429
+    assert "Too many" in page.content.decode()
+    assert Submission.objects.count() == 2
+    assert "draft" in client.session, "the answers are kept for later"
+
+
+def test_the_rate_limit_lets_submissions_through_when_the_cache_is_down(client, respondent, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    respondent.complete_up_to_check()
+    assert respondent.send().status_code == 302
+    assert Submission.objects.count() == 1
