@@ -1,0 +1,86 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from feedback.models import AckStatus, Element, Submission
+
+from .factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reviewer(client):
+    user = User.objects.create_user("reviewer", password="a-long-test-password", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_submission", "change_submission", "view_view"])
+    )
+    client.force_login(user)
+    return user
+
+
+def test_a_reviewer_sees_submissions_with_their_elements_in_the_admin(client, reviewer):
+    submission = SubmissionFactory(views=[{"element": Element.PRIORITISATION}, {"element": Element.NATIONAL_POLICY}])
+    page = client.get("/admin/feedback/submission/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert submission.reference in body
+    assert "Prioritisation by level, National policy framework" in body
+
+
+def test_submitted_text_is_escaped_in_the_admin(client, reviewer):
+    submission = SubmissionFactory(
+        organisation="<script>alert(1)</script>", views=[{"element": Element.LEADERSHIP, "text": "<b>bold</b>"}]
+    )
+    body = client.get(f"/admin/feedback/submission/{submission.pk}/change/").content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<b>bold</b>" not in body
+
+
+def test_nobody_can_delete_a_submission_from_the_admin(client, reviewer):
+    submission = SubmissionFactory()
+    assert client.get(f"/admin/feedback/submission/{submission.pk}/delete/").status_code == 403
+
+
+def test_failed_and_stuck_acknowledgements_are_listed_and_can_be_tried_again(client, reviewer):
+    failed = SubmissionFactory(ack_status=AckStatus.FAILED, ack_attempts=12, ack_last_error="550 No such user")
+    stuck = SubmissionFactory(
+        ack_status=AckStatus.SENDING, ack_attempts=1, ack_claimed_at=timezone.now() - timedelta(hours=1)
+    )
+    in_flight = SubmissionFactory(ack_status=AckStatus.SENDING, ack_attempts=1, ack_claimed_at=timezone.now())
+    listed = client.get("/admin/feedback/submission/?ack_problem=stuck").content.decode()
+    assert stuck.reference in listed and in_flight.reference not in listed and failed.reference not in listed
+
+    client.post(
+        "/admin/feedback/submission/",
+        {"action": "retry_acknowledgement", "_selected_action": [failed.pk, stuck.pk, in_flight.pk]},
+    )
+    statuses = dict(Submission.objects.values_list("pk", "ack_status"))
+    assert statuses[failed.pk] == AckStatus.PENDING
+    assert statuses[stuck.pk] == AckStatus.PENDING
+    assert statuses[in_flight.pk] == AckStatus.SENDING, "a send in progress is never started twice"
+
+
+def test_the_demo_login_is_a_staff_member_not_a_superuser_and_made_once(settings, tmp_path, capsys):
+    settings.DEBUG = True
+    settings.VAR_DIR = tmp_path
+    call_command("ensure_demo_login")
+    first = capsys.readouterr().out
+    call_command("ensure_demo_login")
+    second = capsys.readouterr().out
+    user = User.objects.get(username="policy.demo")
+    assert user.is_staff and not user.is_superuser
+    password = first.split("password ")[1].strip()
+    assert user.check_password(password)
+    assert first == second
+    assert User.objects.count() == 1
+
+
+def test_the_demo_login_is_refused_in_production(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("ensure_demo_login")
