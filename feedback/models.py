@@ -261,6 +261,11 @@ class Submission(models.Model):
         indexes = [
             models.Index(fields=["ack_status", "ack_next_attempt_at"], name="submission_ack_due"),
         ]
+        permissions = [
+            ("view_personal_details", "Can see respondents' names and email addresses"),
+            ("export_submissions", "Can export submissions"),
+            ("view_dashboard", "Can see aggregate figures"),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -311,3 +316,154 @@ class View(models.Model):
 
     def __str__(self) -> str:
         return f"{self.submission.reference} view {self.position}"
+
+
+class Stance(models.TextChoices):
+    """Whether a view argues for or against a theme, so themes never blur agreement and disagreement."""
+
+    SUPPORTS = "supports", "Supports"
+    OPPOSES = "opposes", "Opposes"
+    MIXED = "mixed", "Mixed"
+
+
+class ThemeQuerySet(models.QuerySet):
+    def active(self) -> "ThemeQuerySet":
+        return self.filter(retired_at__isnull=True)
+
+    def for_element(self, element: str) -> "ThemeQuerySet":
+        return self.filter(element=element)
+
+
+class Theme(models.Model):
+    """A theme in the codebook beneath one element, maintained by the policy leads."""
+
+    element = models.CharField(max_length=20, choices=Element)
+    name = models.CharField(max_length=100)
+    description = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A retired theme stays on the views it was given but is offered no more.
+    retired_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_themes"
+    )
+
+    objects = ThemeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["element", "name"]
+        constraints = [models.UniqueConstraint(fields=["element", "name"], name="theme_name_unique_per_element")]
+
+    def __str__(self) -> str:
+        return self.name if self.retired_at is None else f"{self.name} (retired)"
+
+    def retire(self, *, now: datetime | None = None) -> None:
+        if self.retired_at is None:
+            self.retired_at = now or timezone.now()
+            self.save(update_fields=["retired_at"])
+
+    def merge_into(self, target: "Theme", *, by) -> int:
+        """
+        Move this theme's tags to `target` and retire this theme. Returns the
+        number of tags moved. A view tagged with both keeps its tag on the
+        target (and that tag's stance).
+        """
+        if target.pk == self.pk or target.element != self.element:
+            raise ValueError("A theme can only be merged into another theme of the same element.")
+        with transaction.atomic():
+            already = ThemeTag.objects.filter(theme=target).values("view_id")
+            ThemeTag.objects.filter(theme=self, view_id__in=already).delete()
+            moved = ThemeTag.objects.filter(theme=self).update(theme=target)
+            self.merged_into = target
+            self.retired_at = self.retired_at or timezone.now()
+            self.save(update_fields=["merged_into", "retired_at"])
+        return moved
+
+
+class ThemeTagQuerySet(models.QuerySet):
+    def confirmed(self) -> "ThemeTagQuerySet":
+        """Tags a person stands behind: assigned by one, or suggested and then confirmed."""
+        return self.filter(Q(assigned_by__isnull=False) | Q(confirmed_by__isnull=False))
+
+
+class ThemeTag(models.Model):
+    """A theme on one view. `assigned_by` empty means a machine suggested it; a person confirms it."""
+
+    view = models.ForeignKey(View, on_delete=models.CASCADE, related_name="tags")
+    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, related_name="tags")
+    stance = models.CharField(max_length=10, choices=Stance, blank=True)
+    assigned_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ThemeTagQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["view", "theme"], name="theme_tag_once_per_view")]
+
+    def __str__(self) -> str:
+        return f"{self.theme.name}{f' ({self.get_stance_display().lower()})' if self.stance else ''}"
+
+
+class Note(models.Model):
+    """An internal note on a submission. Notes are added, never edited or deleted."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.submission.reference}"
+
+
+class AuditAction(models.TextChoices):
+    SIGNED_IN = "signed_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    LOCKED_OUT = "locked_out", "Locked out"
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Set up two-factor authentication"
+    TWO_FACTOR_RESET = "two_factor_reset", "Two-factor authentication reset"
+    VIEWED_PERSONAL_DETAILS = "viewed_personal_details", "Viewed personal details"
+    EXPORTED = "exported", "Exported submissions"
+    STATUS_CHANGED = "status_changed", "Changed status"
+    THEMES_CHANGED = "themes_changed", "Changed themes"
+    NOTE_ADDED = "note_added", "Added a note"
+    DETAILS_CHANGED = "details_changed", "Changed submission details"
+
+
+class AuditEvent(models.Model):
+    """
+    One entry in the append-only audit log. It holds no personal data of
+    respondents (references, not names), so erasing a person never needs it
+    edited. The app can only add entries.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Kept as text too, so the log still says who after an account is removed.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=30, choices=AuditAction)
+    submission = models.ForeignKey(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    reference = models.CharField(max_length=11, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["submission", "at"], name="audit_submission_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_username or 'system'}: {self.get_action_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("Audit events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events are never deleted.")

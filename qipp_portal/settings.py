@@ -40,7 +40,7 @@ else:
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "feedback.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "feedback",
 ]
 
@@ -59,8 +63,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "qipp_portal.urls"
@@ -257,6 +269,27 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Staff sign-in. Every staff account uses two-factor authentication (an
+# authenticator app, with backup codes for recovery). With DJANGO_DEBUG on,
+# QIPP_RELAX_TWO_FACTOR lets accounts without a device in on their password
+# alone, so `make run` stays one command; production refuses it.
+QIPP_RELAX_TWO_FACTOR = env.bool("QIPP_RELAX_TWO_FACTOR", default=False)
+if QIPP_RELAX_TWO_FACTOR and not DEBUG:
+    raise ImproperlyConfigured("QIPP_RELAX_TWO_FACTOR is for development only: unset it, or set DJANGO_DEBUG.")
+OTP_TOTP_ISSUER = "QIPP challenge feedback"
+LOGIN_URL = "staff_sign_in"
+# A staff session ends after this many seconds without a request.
+QIPP_STAFF_IDLE_SECONDS = env.int("QIPP_STAFF_IDLE_SECONDS", default=30 * 60)
+# Lockout after repeated failed sign-ins, per account and address, so one
+# person cannot lock a colleague out from elsewhere.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "staff/locked_out.html"
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "feedback.audit.client_ip"
+
 # The respondent's journey.
 # A form sent back faster than this many seconds after it was started is
 # treated as a bot. Tests and benchmarks may lower it; production refuses 0.
@@ -269,9 +302,8 @@ QIPP_SUBMIT_RATE = env.str("QIPP_SUBMIT_RATE", default="20/h")
 QIPP_ACK_MAX_ATTEMPTS = env.int("QIPP_ACK_MAX_ATTEMPTS", default=12)
 
 # Behind a proxy, the request header that holds the client's address, e.g.
-# HTTP_X_REAL_IP (see django-ratelimit's RATELIMIT_IP_META_KEY).
-if env.str("RATELIMIT_IP_META_KEY", default=""):
-    RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY")
+# HTTP_X_REAL_IP. Used by the rate limit, the lockout and the audit log.
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 
 LOGGING = {
     "version": 1,

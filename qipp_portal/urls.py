@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_header = "QIPP challenge feedback: policy team"
-admin.site.site_title = "QIPP feedback admin"
-admin.site.index_title = "Workspace"
+from feedback import staff
 
 urlpatterns = [
+    path("staff/sign-in/", staff.sign_in, name="staff_sign_in"),
+    path("staff/two-factor/", staff.verify, name="staff_two_factor"),
+    path("staff/two-factor/set-up/", staff.set_up, name="staff_set_up_two_factor"),
+    path("staff/two-factor/backup-codes/", staff.backup_codes, name="staff_backup_codes"),
     path("admin/", admin.site.urls),
     path("", include("feedback.urls")),
 ]

@@ -1,0 +1,58 @@
+"""
+The append-only audit log: who viewed, exported, changed or signed in.
+
+Entries name submissions by reference and never hold a respondent's name or
+email address, so erasing a person's details never needs the log changed.
+"""
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from .models import AuditAction, AuditEvent, Submission
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: REMOTE_ADDR, or the proxy's header named by RATELIMIT_IP_META_KEY."""
+    value = request.META.get(settings.RATELIMIT_IP_META_KEY) or request.META.get("REMOTE_ADDR")
+    return value.split(",")[0].strip() if value else None
+
+
+def record(
+    action: AuditAction,
+    *,
+    request: HttpRequest | None = None,
+    user=None,
+    submission: Submission | None = None,
+    **detail,
+) -> AuditEvent:
+    """Add one entry to the audit log."""
+    if user is None and request is not None and request.user.is_authenticated:
+        user = request.user
+    return AuditEvent.objects.create(
+        action=action,
+        actor=user,
+        actor_username=user.get_username() if user else "",
+        submission=submission,
+        reference=submission.reference if submission else "",
+        detail=detail,
+        ip_address=client_ip(request) if request is not None else None,
+    )
+
+
+@receiver(user_logged_in)
+def record_sign_in(sender, request, user, **kwargs) -> None:
+    record(AuditAction.SIGNED_IN, request=request, user=user)
+
+
+@receiver(user_login_failed)
+def record_failed_sign_in(sender, credentials, request=None, **kwargs) -> None:
+    # Django has already masked the password in `credentials`.
+    record(AuditAction.SIGN_IN_FAILED, request=request, username=str(credentials.get("username", ""))[:150])
+
+
+def record_lockout(sender, request, username, ip_address, **kwargs) -> None:
+    AuditEvent.objects.create(
+        action=AuditAction.LOCKED_OUT, actor_username=(username or "")[:150], ip_address=ip_address
+    )

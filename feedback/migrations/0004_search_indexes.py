@@ -1,0 +1,34 @@
+"""
+Trigram indexes so the admin's search (ILIKE '%term%') over views' text and
+organisations stays fast on a million rows. PostgreSQL only: on SQLite this
+migration does nothing.
+"""
+
+from django.db import migrations
+
+CREATE = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS view_text_trgm ON feedback_view USING gin (text gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS submission_organisation_trgm "
+    "ON feedback_submission USING gin (organisation gin_trgm_ops)",
+]
+DROP = [
+    "DROP INDEX IF EXISTS view_text_trgm",
+    "DROP INDEX IF EXISTS submission_organisation_trgm",
+]
+
+
+def run(statements):
+    def apply(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in statements:
+            schema_editor.execute(statement)
+
+    return apply
+
+
+class Migration(migrations.Migration):
+    dependencies = [("feedback", "0003_groups")]
+
+    operations = [migrations.RunPython(run(CREATE), run(DROP))]
