@@ -43,6 +43,8 @@ class PortalForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
+        # Every question on a page in bold, radios and text boxes alike.
+        self.helper.label_class = "nhsuk-label--s"
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         for field in self.fields.values():
@@ -138,8 +140,8 @@ class ViewForm(PortalForm):
         },
     )
     level = forms.ChoiceField(
-        label="Where should this be done?",
-        help_text="Only for views on prioritisation by level.",
+        label="If your view is on prioritisation: where should this be done?",
+        help_text="Answer this only for a view on prioritisation by level.",
         choices=Level.choices,
         widget=forms.RadioSelect,
         required=False,
@@ -151,6 +153,11 @@ class ViewForm(PortalForm):
         widget=forms.Textarea(attrs={"rows": 8}),
         error_messages={"required": "Enter your view"},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Required for prioritisation views only, so never labelled "(optional)".
+        self.fields["level"].conditionally_required = True
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -93,7 +93,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 def _second_factor(request: HttpRequest) -> HttpResponse:
     """Where a staff member goes once their password is accepted."""
     next_url = _next_url(request)
-    if request.user.is_verified():
+    # Right after a password sign-in request.user is the plain user django-otp
+    # has not seen yet: not verified.
+    if getattr(request.user, "is_verified", bool)():
         return redirect(next_url)
     if user_has_device(request.user):
         return _to("staff_two_factor", request)
@@ -126,9 +128,14 @@ def verify(request: HttpRequest) -> HttpResponse:
 def set_up(request: HttpRequest) -> HttpResponse:
     if user_has_device(request.user):
         return _to("staff_two_factor", request)
-    device, _ = TOTPDevice.objects.get_or_create(user=request.user, confirmed=False, defaults={"name": APP_DEVICE_NAME})
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=request.user, confirmed=False, defaults={"name": APP_DEVICE_NAME}
+    )
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    allowed, _ = device.verify_is_allowed()
+    if request.method == "POST" and form.is_valid() and not allowed:
+        form.add_error("code", "Wait a few seconds, then enter the code the app shows.")
+    elif request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
             codes = _confirm_devices(request, device)
             request.session["backup_codes"] = codes

@@ -21,6 +21,7 @@ from django_ratelimit.core import is_ratelimited
 from . import tasks
 from .forms import MAX_VIEWS, AboutYouForm, AddAnotherForm, PermissionsForm, SendForm, ViewForm
 from .models import Element, Level, OrganisationType, Principle, Region, Role, Source, Submission
+from .templatetags.nhsuk import SummaryError
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ def _check_page(request: HttpRequest, draft: dict, form: SendForm, *, status: in
     about = draft["about"]
     context = {
         "form": form,
+        "problems": _draft_problems(draft),
         "about": {
             "name": about.get("name"),
             "email": about.get("email"),
@@ -226,10 +228,7 @@ def _send(request: HttpRequest) -> HttpResponse:
     if _over_rate_limit(request):
         return render(request, "429.html", status=429)
 
-    if not form.is_valid():
-        return _check_page(request, draft, form, status=400)
-    if not _draft_is_valid(draft):
-        form.add_error(None, "Some of your answers need changing. Use the change links to check them.")
+    if not form.is_valid() or _draft_problems(draft):
         return _check_page(request, draft, form, status=400)
     if time.time() - draft["started_at"] < settings.QIPP_MIN_FILL_SECONDS:
         form.add_error(None, "Your answers were sent very quickly after you started. Check them and send them again.")
@@ -248,14 +247,30 @@ def _send(request: HttpRequest) -> HttpResponse:
     return redirect("give_views_received", token=submission.token)
 
 
-def _draft_is_valid(draft: dict) -> bool:
-    """Validate the whole draft again, as sent: each page was checked when it was saved, but not since."""
-    forms = [
-        AboutYouForm(draft["about"]),
-        PermissionsForm(draft["permissions"], email=draft["about"].get("email", "")),
-        *(ViewForm(view) for view in draft["views"]),
+def _draft_problems(draft: dict) -> list[SummaryError]:
+    """
+    Validate the whole draft again, as it is about to be sent: each page was
+    checked when it was saved, but a later change can undo an earlier answer
+    (an email address removed after agreeing to be contacted). Each problem
+    links to the question on its page.
+    """
+    pages = [
+        (reverse("give_views_about_you"), AboutYouForm(draft["about"])),
+        *(
+            (reverse("give_views_edit_view", args=[number]), ViewForm(view))
+            for number, view in enumerate(draft["views"][:MAX_VIEWS], start=1)
+        ),
+        (
+            reverse("give_views_permissions"),
+            PermissionsForm(draft["permissions"], email=draft["about"].get("email", "")),
+        ),
     ]
-    return len(draft["views"]) <= MAX_VIEWS and all(form.is_valid() for form in forms)
+    problems = []
+    for url, form in pages:
+        for field, errors in form.errors.items():
+            anchor = f"#{form[field].id_for_label}" if field in form.fields else ""
+            problems.append(SummaryError(errors[0], f"{url}?change=1{anchor}"))
+    return problems
 
 
 def _submission_for_token(token: str) -> Submission | None:

@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "feedback.context_processors.portal",
             ],
         },
     },
@@ -291,6 +292,8 @@ AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "feedback.audit.client_ip"
 
 # The respondent's journey.
+# Where respondents write about their data, or about a problem using the portal.
+QIPP_CONTACT_EMAIL = env.str("QIPP_CONTACT_EMAIL", default="qipp.feedback@example.nhs.uk")
 # A form sent back faster than this many seconds after it was started is
 # treated as a bot. Tests and benchmarks may lower it; production refuses 0.
 QIPP_MIN_FILL_SECONDS = env.int("QIPP_MIN_FILL_SECONDS", default=5)
@@ -311,5 +314,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -96,3 +96,30 @@ def respondent(client, settings):
     # The minimum fill time is tested on its own; elsewhere it would only slow tests down.
     settings.QIPP_MIN_FILL_SECONDS = 0
     return Respondent(client)
+
+
+@pytest.fixture
+def make_staff(db):
+    """Staff accounts in the policy team's groups, signed in with two-factor verified."""
+    from django.contrib.auth.models import Group, User
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    def make(group: str | None, *, client=None, username: str | None = None, **fields) -> User:
+        user = User.objects.create_user(
+            username or (group or "nogroup").lower().replace(" ", "."),
+            password="a-long-test-password",
+            is_staff=True,
+            **fields,
+        )
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        if client is not None:
+            device = StaticDevice.objects.create(user=user, name="Backup codes")
+            client.force_login(user)
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+        return user
+
+    return make

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -13,13 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def reviewer(client):
-    user = User.objects.create_user("reviewer", password="a-long-test-password", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__in=["view_submission", "change_submission", "view_view"])
-    )
-    client.force_login(user)
-    return user
+def reviewer(client, make_staff):
+    return make_staff("Policy reviewers", client=client)
 
 
 def test_a_reviewer_sees_submissions_with_their_elements_in_the_admin(client, reviewer):

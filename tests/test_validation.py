@@ -108,3 +108,30 @@ def test_a_request_body_over_the_size_limit_is_refused_without_saving(client, re
     respondent.about_you()
     page = client.post("/give-views/your-views/add/", {**ENGAGEMENT_VIEW, "text": "a" * 300_000})
     assert page.status_code == 400
+
+
+def test_removing_the_email_after_agreeing_to_be_contacted_is_caught_and_linked_before_sending(client, respondent):
+    respondent.about_you()
+    respondent.add_view(ENGAGEMENT_VIEW)
+    respondent.no_more_views()
+    respondent.permissions(consent_to_contact="on")
+    client.post("/give-views/about-you/?change=1", {**ABOUT_YOU, "email": ""})
+    check = client.get("/give-views/check-your-answers/").content.decode()
+    assert "There is a problem" in check
+    assert 'href="/give-views/permissions/?change=1#id_consent_to_contact"' in check
+    sent = respondent.send()
+    assert sent.status_code == 400
+    assert Submission.objects.count() == 0
+
+
+def test_the_level_question_is_not_called_optional(client, respondent):
+    respondent.about_you()
+    page = client.get("/give-views/your-views/add/").content.decode()
+    assert "where should this be done?" in page
+    assert "done? (optional)" not in page
+
+
+def test_forms_post_back_to_their_own_address_keeping_the_change_flag(client, respondent):
+    respondent.complete_up_to_check()
+    page = client.get("/give-views/about-you/?change=1").content.decode()
+    assert 'action="/give-views/about-you/?change=1"' in page

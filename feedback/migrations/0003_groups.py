@@ -12,6 +12,8 @@ POLICY_REVIEWERS = DIGEST_READERS + [
     "feedback.change_submission",
     "feedback.view_personal_details",
     "feedback.view_view",
+    # To tag themes on a view's page; the view itself stays read-only.
+    "feedback.change_view",
     "feedback.view_theme",
     "feedback.view_themetag",
     "feedback.add_themetag",

@@ -159,7 +159,11 @@ def nhsuk_field(context: template.Context, bound_field: BoundField) -> NhsukFiel
         kind=kind,
         id=bound_field.id_for_label or "",
         label=bound_field.label or "",
-        optional=not bound_field.field.required and kind not in ("checkbox", "hidden"),
+        # A field required only in some cases (say, after a particular answer
+        # elsewhere) sets `conditionally_required` so it is not called optional.
+        optional=not bound_field.field.required
+        and kind not in ("checkbox", "hidden")
+        and not getattr(bound_field.field, "conditionally_required", False),
         hint=hint,
         hint_id=f"{base_id}-hint" if base_id and hint else "",
         error=error,

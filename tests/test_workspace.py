@@ -1,0 +1,447 @@
+import csv
+import io
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from openpyxl import load_workbook
+
+from feedback import exports
+from feedback.models import (
+    AuditAction,
+    AuditEvent,
+    Element,
+    Level,
+    Note,
+    Region,
+    Stance,
+    Status,
+    Submission,
+    Theme,
+    ThemeTag,
+)
+
+from .factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db
+
+READER, REVIEWER, LEAD, ADMINISTRATOR = "Digest readers", "Policy reviewers", "Policy leads", "Administrators"
+
+
+@pytest.fixture
+def submission():
+    return SubmissionFactory(
+        name="Priya Shah",
+        email="priya@example.nhs.uk",
+        organisation="Northfield PCT",
+        views=[
+            {"element": Element.PRIORITISATION, "level": Level.REGIONAL, "text": "Buy supplies once per region."},
+            {"element": Element.ENGAGEMENT, "text": "Joint discharge teams with social care."},
+        ],
+    )
+
+
+def changelist(client, query: str = "") -> str:
+    page = client.get(f"/admin/feedback/submission/{query}")
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+# --- Roles -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "page", "allowed"),
+    [
+        (READER, "/admin/", True),
+        (READER, "/admin/feedback/submission/", False),
+        (READER, "/admin/feedback/submission/export/csv/", False),
+        (READER, "/admin/feedback/auditevent/", False),
+        (REVIEWER, "/admin/feedback/submission/", True),
+        (REVIEWER, "/admin/feedback/submission/{pk}/change/", True),
+        (REVIEWER, "/admin/feedback/submission/export/csv/", False),
+        (REVIEWER, "/admin/feedback/theme/", True),
+        (REVIEWER, "/admin/feedback/theme/add/", False),
+        (REVIEWER, "/admin/feedback/auditevent/", False),
+        (REVIEWER, "/admin/auth/user/", False),
+        (LEAD, "/admin/feedback/submission/export/csv/", True),
+        (LEAD, "/admin/feedback/submission/export/xlsx/", True),
+        (LEAD, "/admin/feedback/theme/add/", True),
+        (LEAD, "/admin/feedback/auditevent/", False),
+        (ADMINISTRATOR, "/admin/feedback/auditevent/", True),
+        (ADMINISTRATOR, "/admin/auth/user/", True),
+        (ADMINISTRATOR, "/admin/feedback/submission/", False),
+        (REVIEWER, "/admin/feedback/submission/{pk}/delete/", False),
+        (LEAD, "/admin/feedback/submission/{pk}/delete/", False),
+        (ADMINISTRATOR, "/admin/feedback/submission/{pk}/delete/", False),
+    ],
+)
+def test_each_role_reaches_only_its_pages(client, make_staff, submission, group, page, allowed):
+    make_staff(group, client=client)
+    response = client.get(page.format(pk=submission.pk))
+    assert (response.status_code == 200) is allowed, response.status_code
+    if not allowed:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize("group", [REVIEWER, LEAD, ADMINISTRATOR])
+def test_nobody_in_the_policy_groups_can_change_or_delete_the_audit_log(client, make_staff, group):
+    make_staff(group, client=client)
+    event = AuditEvent.objects.create(action=AuditAction.SIGNED_IN, actor_username="someone")
+    assert client.get(f"/admin/feedback/auditevent/{event.pk}/delete/").status_code == 403
+    client.post(f"/admin/feedback/auditevent/{event.pk}/change/", {"actor_username": "edited"})
+    event.refresh_from_db()
+    assert event.actor_username == "someone"
+
+
+def test_the_audit_log_refuses_changes_and_deletion_in_code_too():
+    event = AuditEvent.objects.create(action=AuditAction.SIGNED_IN, actor_username="someone")
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+
+
+def test_reviewers_see_respondents_details_and_digest_readers_never_do(client, make_staff, submission):
+    make_staff(REVIEWER, client=client)
+    page = client.get(f"/admin/feedback/submission/{submission.pk}/change/").content.decode()
+    assert "priya@example.nhs.uk" in page and "Priya Shah" in page
+
+    client.logout()
+    make_staff(READER, client=client)
+    dashboard = client.get("/admin/").content.decode()
+    assert "priya@example.nhs.uk" not in dashboard and "Priya Shah" not in dashboard
+
+
+def test_an_administrator_cannot_make_anyone_a_superuser(client, make_staff):
+    admin = make_staff(ADMINISTRATOR, client=client)
+    page = client.get(f"/admin/auth/user/{admin.pk}/change/").content.decode()
+    assert 'name="is_superuser"' not in page
+    superuser = User.objects.create_superuser("named.superuser", password="a-long-test-password")
+    assert client.get(f"/admin/auth/user/{superuser.pk}/change/").status_code in (200, 403)
+    client.post(f"/admin/auth/user/{superuser.pk}/change/", {"username": "renamed"})
+    superuser.refresh_from_db()
+    assert superuser.username == "named.superuser"
+
+
+# --- Triage ------------------------------------------------------------------
+
+
+def test_the_list_shows_what_a_reviewer_needs_at_a_glance(client, make_staff, submission):
+    make_staff(REVIEWER, client=client)
+    theme = Theme.objects.create(element=Element.ENGAGEMENT, name="Discharge")
+    ThemeTag.objects.create(view=submission.views.get(position=2), theme=theme, stance=Stance.SUPPORTS)
+    page = changelist(client)
+    for text in [
+        submission.reference,
+        "Prioritisation by level, Engaging staff, partners and the public",
+        "Regionally",
+        "North West",
+        "NHS foundation trust",
+        "Nurse or midwife",
+        "New",
+        "Discharge",
+    ]:
+        assert text in page
+
+
+def test_the_list_makes_the_same_number_of_queries_for_5_or_50_submissions(
+    client, make_staff, django_assert_max_num_queries
+):
+    make_staff(REVIEWER, client=client)
+    SubmissionFactory.create_batch(5)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as five:
+        changelist(client)
+    SubmissionFactory.create_batch(45)
+    with django_assert_max_num_queries(len(five.captured_queries)):
+        changelist(client)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?element=engagement", {"both", "engagement"}),
+        ("?element=prioritisation", {"both"}),
+        ("?level=national", {"both"}),
+        ("?region=london", {"engagement"}),
+        ("?status=flagged", {"engagement"}),
+        ("?source=email", {"engagement"}),
+        ("?q=discharge+lounge", {"engagement"}),
+        ("?q=Eastgate", {"both"}),
+        ("?received=2026-W47", {"both"}),
+        ("?received=2026-W48", {"engagement"}),
+    ],
+)
+def test_filters_and_search_list_exactly_the_matching_submissions_once(client, make_staff, query, expected):
+    make_staff(REVIEWER, client=client)
+    with time_machine.travel("2026-11-20 12:00 +0000"):
+        both = SubmissionFactory(
+            organisation="Eastgate Hospitals",
+            views=[
+                {"element": Element.PRIORITISATION, "level": Level.NATIONAL},
+                {"element": Element.ENGAGEMENT},
+                {"element": Element.ENGAGEMENT},
+            ],
+        )
+    with time_machine.travel("2026-11-24 12:00 +0000"):
+        engagement = SubmissionFactory(
+            region=Region.LONDON,
+            status=Status.FLAGGED,
+            source="email",
+            views=[{"element": Element.ENGAGEMENT, "text": "Open a Discharge Lounge in every acute trust."}],
+        )
+    names = {both.reference: "both", engagement.reference: "engagement"}
+    page = changelist(client, query)
+    listed = {name for reference, name in names.items() if reference in page}
+    assert listed == expected
+    for reference in names:
+        assert page.count(f">{reference}<") <= 1
+
+
+def test_a_reference_is_found_however_it_is_typed(client, make_staff, submission):
+    make_staff(REVIEWER, client=client)
+    typed = submission.reference.replace("-", "").lower()
+    assert submission.reference in changelist(client, f"?q={typed}")
+
+
+def test_opening_a_new_submission_marks_it_read_and_keeps_the_history(client, make_staff, submission):
+    reviewer = make_staff(REVIEWER, client=client)
+    page = client.get(f"/admin/feedback/submission/{submission.pk}/change/").content.decode()
+    submission.refresh_from_db()
+    assert submission.status == Status.READ
+    assert f"New to Read by {reviewer.username}" in page
+
+
+def test_bulk_actions_change_status_and_record_who_did_it(client, make_staff):
+    reviewer = make_staff(REVIEWER, client=client)
+    first, second = SubmissionFactory.create_batch(2)
+    client.post("/admin/feedback/submission/", {"action": "mark_flagged", "_selected_action": [first.pk, second.pk]})
+    assert set(Submission.objects.values_list("status", flat=True)) == {Status.FLAGGED}
+    events = AuditEvent.objects.filter(action=AuditAction.STATUS_CHANGED)
+    assert events.count() == 2
+    assert {e.actor for e in events} == {reviewer}
+    assert {e.detail["to"] for e in events} == {"flagged"}
+
+
+def test_a_reviewer_adds_a_note_that_keeps_its_author_and_cannot_be_edited(client, make_staff, submission):
+    reviewer = make_staff(REVIEWER, client=client)
+    client.get(f"/admin/feedback/submission/{submission.pk}/change/")
+    response = client.post(
+        f"/admin/feedback/submission/{submission.pk}/change/",
+        {
+            "status": "read",
+            "views-TOTAL_FORMS": "2",
+            "views-INITIAL_FORMS": "2",
+            "views-MIN_NUM_FORMS": "0",
+            "views-MAX_NUM_FORMS": "0",
+            "views-0-id": submission.views.get(position=1).pk,
+            "views-0-submission": submission.pk,
+            "views-1-id": submission.views.get(position=2).pk,
+            "views-1-submission": submission.pk,
+            "notes-TOTAL_FORMS": "1",
+            "notes-INITIAL_FORMS": "0",
+            "notes-MIN_NUM_FORMS": "0",
+            "notes-MAX_NUM_FORMS": "1000",
+            "notes-0-text": "Ask the region about this.",
+            "notes-0-submission": submission.pk,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    note = Note.objects.get()
+    assert note.author == reviewer and note.text == "Ask the region about this."
+    assert AuditEvent.objects.filter(action=AuditAction.NOTE_ADDED, submission=submission).exists()
+    page = client.get(f"/admin/feedback/submission/{submission.pk}/change/").content.decode()
+    assert "Ask the region about this." in page
+    assert 'name="notes-0-text"' not in page, "a saved note is shown, not offered for editing"
+
+
+# --- Themes ------------------------------------------------------------------
+
+
+def test_a_reviewer_tags_a_view_with_themes_of_its_element_and_a_stance(client, make_staff, submission):
+    reviewer = make_staff(REVIEWER, client=client)
+    view = submission.views.get(position=2)
+    wanted = Theme.objects.create(element=Element.ENGAGEMENT, name="Joint working")
+    Theme.objects.create(element=Element.LEADERSHIP, name="Board support")
+    Theme.objects.create(element=Element.ENGAGEMENT, name="Old theme").retire()
+    page = client.get(f"/admin/feedback/view/{view.pk}/change/").content.decode()
+    assert "Joint working" in page
+    assert "Board support" not in page and "Old theme" not in page
+
+    client.post(
+        f"/admin/feedback/view/{view.pk}/change/",
+        {
+            "tags-TOTAL_FORMS": "1",
+            "tags-INITIAL_FORMS": "0",
+            "tags-MIN_NUM_FORMS": "0",
+            "tags-MAX_NUM_FORMS": "1000",
+            "tags-0-theme": wanted.pk,
+            "tags-0-stance": Stance.OPPOSES,
+            "tags-0-view": view.pk,
+        },
+    )
+    tag = ThemeTag.objects.get()
+    assert (tag.view, tag.theme, tag.stance, tag.assigned_by) == (view, wanted, Stance.OPPOSES, reviewer)
+    event = AuditEvent.objects.get(action=AuditAction.THEMES_CHANGED)
+    assert event.submission == submission and event.detail["after"] == ["Joint working (opposes)"]
+
+
+def test_merging_themes_moves_their_tags_once_and_retires_them(make_staff):
+    lead = make_staff(LEAD)
+    first, second = SubmissionFactory(), SubmissionFactory()
+    a_view, b_view = first.views.get(), second.views.get()
+    old = Theme.objects.create(element=Element.LEADERSHIP, name="Clinical leaders")
+    target = Theme.objects.create(element=Element.LEADERSHIP, name="Clinical leadership")
+    ThemeTag.objects.create(view=a_view, theme=old, assigned_by=lead)
+    ThemeTag.objects.create(view=b_view, theme=old, assigned_by=lead)
+    ThemeTag.objects.create(view=b_view, theme=target, assigned_by=lead)
+    old.merge_into(target, by=lead)
+    assert sorted(ThemeTag.objects.values_list("view_id", "theme_id")) == sorted(
+        [(a_view.pk, target.pk), (b_view.pk, target.pk)]
+    )
+    old.refresh_from_db()
+    assert old.merged_into == target and old.retired_at is not None
+    with pytest.raises(ValueError):
+        target.merge_into(Theme.objects.create(element=Element.ENGAGEMENT, name="Elsewhere"), by=lead)
+
+
+def test_a_lead_merges_themes_from_the_codebook(client, make_staff):
+    make_staff(LEAD, client=client)
+    old = Theme.objects.create(element=Element.LEADERSHIP, name="Clinical leaders")
+    target = Theme.objects.create(element=Element.LEADERSHIP, name="Clinical leadership")
+    form = client.post("/admin/feedback/theme/", {"action": "merge", "_selected_action": [old.pk]})
+    assert "Merge into" in form.content.decode()
+    client.post(
+        "/admin/feedback/theme/", {"action": "merge", "_selected_action": [old.pk], "apply": "1", "target": target.pk}
+    )
+    old.refresh_from_db()
+    assert old.merged_into == target
+
+
+def test_machine_suggested_tags_are_not_counted_until_a_person_confirms_them(make_staff):
+    reviewer = make_staff(REVIEWER)
+    view = SubmissionFactory().views.get()
+    theme = Theme.objects.create(element=Element.LEADERSHIP, name="Board support")
+    tag = ThemeTag.objects.create(view=view, theme=theme)
+    assert not ThemeTag.objects.confirmed().exists()
+    tag.confirmed_by = reviewer
+    tag.save()
+    assert ThemeTag.objects.confirmed().get() == tag
+
+
+# --- Exports -----------------------------------------------------------------
+
+
+def read_csv(response) -> list[list[str]]:
+    assert response.streaming, "CSV exports are streamed"
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_a_lead_exports_the_filtered_list_as_csv_one_row_per_view(client, make_staff, submission):
+    make_staff(LEAD, client=client)
+    SubmissionFactory(region=Region.LONDON)
+    response = client.get("/admin/feedback/submission/export/csv/?region=north_west&element=engagement")
+    rows = read_csv(response)
+    header, *data = rows
+    assert header[:3] == ["Reference", "Name", "Email"]
+    assert "View text" in header and "Themes" in header
+    assert [row[0] for row in data] == [submission.reference, submission.reference]
+    assert {row[header.index("Element")] for row in data} == {
+        "Prioritisation by level",
+        "Engaging staff, partners and the public",
+    }
+    assert data[0][header.index("Level")] == "Regionally, by each of the 10 strategic health authorities"
+
+
+def test_exports_are_recorded_with_their_filters_and_row_count(client, make_staff, submission):
+    lead = make_staff(LEAD, client=client)
+    read_csv(client.get("/admin/feedback/submission/export/csv/?region=north_west"))
+    event = AuditEvent.objects.get(action=AuditAction.EXPORTED)
+    assert event.actor == lead
+    assert event.detail["filters"] == {"region": ["north_west"]}
+    assert event.detail["rows"] == 2
+    assert event.detail["format"] == "csv"
+
+
+def test_exports_leave_out_personal_details_for_those_who_may_not_see_them(client, make_staff, submission):
+    lead = make_staff(None, client=client, username="exporter")
+    from django.contrib.auth.models import Permission
+
+    lead.user_permissions.set(Permission.objects.filter(codename__in=["view_submission", "export_submissions"]))
+    header, *data = read_csv(client.get("/admin/feedback/submission/export/csv/"))
+    assert "Email" not in header and "Name" not in header
+    assert "priya@example.nhs.uk" not in str(data)
+
+
+DANGEROUS = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rReturn"]
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_neutralised_in_csv(client, make_staff):
+    make_staff(LEAD, client=client)
+    SubmissionFactory(
+        organisation=DANGEROUS[0], views=[{"element": Element.LEADERSHIP, "text": text} for text in DANGEROUS]
+    )
+    header, *data = read_csv(client.get("/admin/feedback/submission/export/csv/"))
+    assert {row[header.index("Organisation")] for row in data} == {"'" + DANGEROUS[0]}
+    assert [row[header.index("View text")] for row in data] == ["'" + text for text in DANGEROUS]
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_neutralised_in_xlsx(client, make_staff):
+    make_staff(LEAD, client=client)
+    SubmissionFactory(views=[{"element": Element.LEADERSHIP, "text": text} for text in DANGEROUS])
+    response = client.get("/admin/feedback/submission/export/xlsx/")
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    header = [cell.value for cell in sheet[1]]
+    column = header.index("View text")
+    cells = [row[column] for row in sheet.iter_rows(min_row=2)]
+    # XML stores a carriage return as a newline; what matters is the leading apostrophe.
+    assert [cell.value for cell in cells] == ["'" + text.replace("\r", "\n") for text in DANGEROUS]
+    assert all(cell.data_type == "s" for cell in cells), "text, never a formula"
+
+
+def test_an_xlsx_export_larger_than_a_sheet_is_refused_with_a_clear_message(client, make_staff, monkeypatch):
+    make_staff(LEAD, client=client)
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    SubmissionFactory(views=[{"element": Element.LEADERSHIP}] * 3)
+    response = client.get("/admin/feedback/submission/export/xlsx/", follow=True)
+    assert "more than a spreadsheet sheet holds" in response.content.decode()
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORTED).exists()
+
+
+def test_the_csv_export_reads_rows_in_chunks_not_one_query_per_row(
+    client, make_staff, monkeypatch, django_assert_max_num_queries
+):
+    make_staff(LEAD, client=client)
+    monkeypatch.setattr(exports, "CHUNK", 10)
+    SubmissionFactory.create_batch(35)
+    response = client.get("/admin/feedback/submission/export/csv/")
+    # A chunk's themes are one query: 4 chunks, plus the rows themselves and the session.
+    with django_assert_max_num_queries(8):
+        rows = read_csv(response)
+    assert len(rows) == 36
+
+
+# --- Audit of personal data --------------------------------------------------
+
+
+def test_viewing_personal_details_is_recorded(client, make_staff, submission):
+    reviewer = make_staff(REVIEWER, client=client)
+    client.get(f"/admin/feedback/submission/{submission.pk}/change/")
+    event = AuditEvent.objects.get(action=AuditAction.VIEWED_PERSONAL_DETAILS)
+    assert (event.actor, event.submission, event.reference) == (reviewer, submission, submission.reference)
+    assert "priya" not in str(event.detail).lower(), "the log holds no personal data"
+
+
+def test_an_administrator_resets_a_lost_device_with_a_command(make_staff):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = make_staff(REVIEWER)
+    TOTPDevice.objects.create(user=user, name="Authenticator app")
+    call_command("reset_two_factor", user.username)
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.TWO_FACTOR_RESET).exists()
