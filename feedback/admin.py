@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,10 +24,12 @@ from .models import (
     AckStatus,
     AuditAction,
     AuditEvent,
+    Digest,
     Element,
     Level,
     Note,
     Principle,
+    Stance,
     Status,
     Submission,
     Theme,
@@ -72,6 +74,8 @@ class LevelFilter(ViewExistsFilter):
 
 
 class ThemeFilter(admin.SimpleListFilter):
+    """Tags a person stands behind, as digests count them (not unconfirmed suggestions)."""
+
     title = "theme"
     parameter_name = "theme"
 
@@ -81,7 +85,10 @@ class ThemeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        return queryset.filter(Exists(ThemeTag.objects.filter(view__submission=OuterRef("pk"), theme_id=self.value())))
+        if not self.value().isdigit():
+            return queryset.none()
+        tags = ThemeTag.objects.confirmed().filter(view__submission=OuterRef("pk"), theme_id=self.value())
+        return queryset.filter(Exists(tags))
 
 
 class ReceivedFilter(admin.SimpleListFilter):
@@ -110,6 +117,65 @@ class ReceivedFilter(admin.SimpleListFilter):
         except ValueError:
             return queryset.none()
         return queryset.received_between(week.start, week.end)
+
+
+class DigestFilter(admin.SimpleListFilter):
+    """The submissions a digest counted: every figure in a digest links here."""
+
+    title = "digest"
+    parameter_name = "digest"
+
+    def lookups(self, request, model_admin):
+        return [(digest.pk, str(digest)) for digest in Digest.objects.compiled()[:12]]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(digest_id=self.value()) if self.value().isdigit() else queryset.none()
+
+
+class LateFilter(admin.SimpleListFilter):
+    title = "arrived late for a digest"
+    parameter_name = "late"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Counted by a later digest")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(received_at__lt=F("digest__period_start"))
+        return queryset
+
+
+class StanceFilter(admin.SimpleListFilter):
+    """A stance on any theme, or, with the theme filter, on that theme."""
+
+    title = "stance"
+    parameter_name = "stance"
+
+    def lookups(self, request, model_admin):
+        return Stance.choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        tags = ThemeTag.objects.confirmed().filter(view__submission=OuterRef("pk"), stance=self.value())
+        if request.GET.get("theme", "").isdigit():
+            tags = tags.filter(theme_id=request.GET["theme"])
+        return queryset.filter(Exists(tags))
+
+
+class QuotableFilter(admin.SimpleListFilter):
+    title = "may be quoted"
+    parameter_name = "quotable"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(consent_to_quote=self.value() == "yes")
+        return queryset
 
 
 class AckProblemFilter(admin.SimpleListFilter):
@@ -198,6 +264,10 @@ class SubmissionAdmin(admin.ModelAdmin):
         ReceivedFilter,
         "source",
         ThemeFilter,
+        StanceFilter,
+        QuotableFilter,
+        DigestFilter,
+        LateFilter,
         AckProblemFilter,
     ]
     # The search itself is get_search_results; this only shows the box.
@@ -616,3 +686,7 @@ class StaffUserAdmin(UserAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+# Digests have their own module; importing it registers them.
+from . import digest_admin  # noqa: E402, F401

@@ -9,7 +9,8 @@ import time
 from celery import Task, shared_task
 from django.db import transaction
 
-from . import emails
+from . import digests, emails
+from .periods import Week
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +50,11 @@ def sweep_acknowledgements_task() -> int:
     for submission_id in due:
         send_acknowledgement_task.delay(submission_id)
     return len(due)
+
+
+@shared_task
+def compile_digest_task(week: str | None = None) -> str:
+    """Compile the digest for an ISO week ("2026-W47"), by default the last complete one. Safe to run twice."""
+    target = Week.parse(week) if week else digests.last_complete_week()
+    digest = digests.compile_digest(week=target)
+    return f"{digest}: {digest.status}"

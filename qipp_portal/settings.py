@@ -268,6 +268,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.sweep_acknowledgements_task",
         "schedule": crontab(minute="*/2"),
     },
+    # Hourly at a quarter past: compile last week's digest. The first run
+    # after a week ends (Monday 00:15) does it; later runs find it done, or
+    # catch up when the worker was down at that hour or a compile failed.
+    "compile-last-weeks-digest": {
+        "task": "feedback.tasks.compile_digest_task",
+        "schedule": crontab(minute=15),
+    },
 }
 
 # Staff sign-in. Every staff account uses two-factor authentication (an
@@ -290,6 +297,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "staff/locked_out.html"
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "feedback.audit.client_ip"
+
+# Digests. Only the fault-injection suite slows a compile down, to kill a
+# worker in the middle of one; production refuses it.
+QIPP_TEST_COMPILE_DELAY_SECONDS = env.float("QIPP_TEST_COMPILE_DELAY_SECONDS", default=0)
+if QIPP_TEST_COMPILE_DELAY_SECONDS and not DEBUG:
+    raise ImproperlyConfigured("QIPP_TEST_COMPILE_DELAY_SECONDS is for the fault suite only.")
 
 # The respondent's journey.
 # Where respondents write about their data, or about a problem using the portal.

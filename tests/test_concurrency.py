@@ -1,5 +1,6 @@
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from threading import Barrier
 
 import pytest
@@ -53,3 +54,21 @@ def test_two_workers_given_the_same_acknowledgement_send_it_once(mailoutbox):
     submission.refresh_from_db()
     assert submission.ack_status == AckStatus.SENT
     assert len(mailoutbox) == 1
+
+
+def test_the_same_week_compiled_concurrently_makes_one_digest():
+    import time_machine
+
+    from feedback import digests
+    from feedback.models import Digest, DigestStatus
+    from feedback.periods import Week
+
+    week = Week.parse("2026-W47")
+    SubmissionFactory.create_batch(5, received_at=week.start + timedelta(days=2))
+    with time_machine.travel("2026-11-30 09:00 +0000"):
+        results = all_at_once(6, lambda: digests.compile_digest(week=week))
+    assert Digest.objects.count() == 1
+    digest = Digest.objects.get()
+    assert digest.status == DigestStatus.READY and digest.number == 1
+    assert digest.content["headline"]["new"] == 5
+    assert {result.pk for result in results} == {digest.pk}

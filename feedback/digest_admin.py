@@ -1,0 +1,233 @@
+"""
+Digests in the admin: the list, a readable page for each (the page the
+weekly email links to), approval, compiling a chosen week, and the PDF.
+"""
+
+import copy
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from . import digests, tasks
+from .models import Digest, DigestStatus
+from .periods import Week, week_of
+
+
+def submissions_url(digest: Digest, **filters: str) -> str:
+    """The submission list filtered to exactly the rows behind one of the digest's figures."""
+    query = urlencode({"digest": digest.pk, **filters})
+    return f"{reverse('admin:feedback_submission_changelist')}?{query}"
+
+
+def presented(digest: Digest, *, absolute: bool = False) -> dict:
+    """The digest's frozen content with a link beside every figure and quote."""
+    content = copy.deepcopy(digest.content)
+    prefix = settings.SITE_URL if absolute else ""
+
+    def link(**filters: str) -> str:
+        return prefix + submissions_url(digest, **filters)
+
+    def change_link(submission_id: int) -> str:
+        return prefix + reverse("admin:feedback_submission_change", args=[submission_id])
+
+    headline = content["headline"]
+    headline["url"] = link()
+    headline["late_url"] = link(late="yes")
+    content["period"]["last_day"] = digest.period_end - timedelta(days=1)
+    content["chart"] = _chart(content["elements"])
+    content["breakdown_list"] = [
+        ("region", content["breakdowns"]["region"]),
+        ("organisation type", content["breakdowns"]["organisation_type"]),
+        ("role", content["breakdowns"]["role"]),
+    ]
+    for element in content["elements"]:
+        element["url"] = link(element=element["code"])
+        for level in element["levels"]:
+            level["url"] = link(element=element["code"], level=level["code"])
+        for theme in element["themes"]:
+            theme["url"] = link(theme=str(theme["id"]))
+            for stance in theme["stances"]:
+                stance["url"] = link(theme=str(theme["id"]), stance=stance["code"])
+        for quote in element["quotes"]:
+            quote["url"] = change_link(quote["submission_id"])
+    for level in content["priorities"]:
+        level["url"] = link(element="prioritisation", level=level["code"])
+    for field, rows in content["breakdowns"].items():
+        for row in rows:
+            row["url"] = link(**{field: row["code"]})
+    for proposal in content["national_policy"]["proposals"]:
+        proposal["url"] = change_link(proposal["submission_id"])
+    content["national_policy"]["not_quotable_url"] = link(element="national_policy", quotable="no")
+    return content
+
+
+def _chart(elements: list[dict]) -> dict:
+    """Positions for a horizontal bar chart of submissions by element, drawn as SVG by the template."""
+    largest = max((element["submissions"] for element in elements), default=0) or 1
+    bars = []
+    for index, element in enumerate(elements):
+        top = index * 36
+        width = round(320 * element["submissions"] / largest)
+        bars.append(
+            {
+                "label": element["label"],
+                "value": element["submissions"],
+                "label_y": top + 12,
+                "bar_y": top + 16,
+                "width": width,
+                "value_x": width + 6,
+                "value_y": top + 26,
+            }
+        )
+    return {"height": len(elements) * 36, "bars": bars}
+
+
+class CompileForm(forms.Form):
+    week = forms.CharField(
+        label="ISO week",
+        max_length=8,
+        help_text="For example 2026-W47. Weeks run Monday to Sunday, London time.",
+    )
+
+    def clean_week(self) -> Week:
+        try:
+            week = Week.parse(self.cleaned_data["week"].strip())
+        except ValueError:
+            raise forms.ValidationError("Enter a week like 2026-W47.") from None
+        if week.end > timezone.now():
+            raise forms.ValidationError("That week has not ended yet.")
+        return week
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "new_submissions", "compiled_at", "approved_at", "approved_by"]
+    list_filter = ["status"]
+    ordering = ["-period_start"]
+    actions = ["approve", "retry"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="new submissions")
+    def new_submissions(self, digest: Digest):
+        return digest.content.get("headline", {}).get("new", "-")
+
+    @admin.action(description="Approve selected digests", permissions=["approve"])
+    def approve(self, request, queryset):
+        approved = sum(digest.approve(by=request.user) for digest in queryset)
+        self.message_user(request, f"{approved} digest(s) approved. Only digests ready for approval can be approved.")
+
+    def has_approve_permission(self, request) -> bool:
+        return request.user.has_perm("feedback.approve_digest")
+
+    @admin.action(description="Compile failed digests again", permissions=["add"])
+    def retry(self, request, queryset):
+        failed = list(queryset.filter(status=DigestStatus.FAILED))
+        # A person asking again gets a fresh set of attempts.
+        queryset.filter(status=DigestStatus.FAILED).update(attempts=0)
+        for digest in failed:
+            tasks.enqueue_on_commit(tasks.compile_digest_task, week_of(digest.period_start).label)
+        self.message_user(request, f"{len(failed)} digest(s) will be compiled again shortly.")
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("compile/", wrap(self.compile_view), name="feedback_digest_compile"),
+            path("<int:pk>/read/", wrap(self.read_view), name="feedback_digest_read"),
+            path("<int:pk>/pdf/", wrap(self.pdf_view), name="feedback_digest_pdf"),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:feedback_digest_compile"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:feedback_digest_read", args=[object_id]))
+
+    def compile_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CompileForm(request.POST or None, initial={"week": digests.last_complete_week().label})
+        if request.method == "POST" and form.is_valid():
+            week = form.cleaned_data["week"]
+            tasks.enqueue_on_commit(tasks.compile_digest_task, week.label)
+            self.message_user(request, f"The digest for {week} is being compiled. It appears here when it is ready.")
+            return HttpResponseRedirect(reverse("admin:feedback_digest_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Compile a digest",
+            "form": form,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/feedback/digest/compile.html", context)
+
+    def _readable(self, request: HttpRequest, pk: int) -> Digest:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        digest = get_object_or_404(Digest, pk=pk)
+        if not digest.is_compiled:
+            raise PermissionDenied("This digest has not been compiled.")
+        return digest
+
+    def read_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        digest = self._readable(request, pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(digest),
+            "digest": digest,
+            "content": presented(digest),
+            "opts": self.opts,
+            "can_approve": digest.status == DigestStatus.READY and self.has_approve_permission(request),
+            "can_export": request.user.has_perm("feedback.export_submissions"),
+            "can_follow_links": request.user.has_perm("feedback.view_submission"),
+        }
+        if request.method == "POST" and request.POST.get("approve") and context["can_approve"]:
+            digest.approve(by=request.user)
+            self.message_user(request, f"{digest} approved.", messages.SUCCESS)
+            return HttpResponseRedirect(request.path)
+        return TemplateResponse(request, "admin/feedback/digest/read.html", context)
+
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from weasyprint import HTML  # imported here: it loads system libraries the web pages never need
+
+        digest = self._readable(request, pk)
+        html = render_to_string(
+            "digests/print.html",
+            {
+                "digest": digest,
+                "content": presented(digest, absolute=True),
+                "styles": _stylesheet(),
+                "can_follow_links": True,
+            },
+        )
+        pdf = HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()
+        response = HttpResponse(pdf, content_type="application/pdf")
+        label = digest.content["period"]["label"]
+        response["Content-Disposition"] = f'attachment; filename="qipp-digest-{digest.number}-{label}.pdf"'
+        return response
+
+
+def _stylesheet() -> str:
+    with open(finders.find("digest/digest.css"), encoding="utf-8") as css:
+        return css.read()
+
+
+def _refuse_fetch(url: str, *args, **kwargs):
+    # The PDF is built from our own HTML and inline styles only: nothing is
+    # fetched, neither fonts from a CDN nor anything a link might name.
+    raise ValueError(f"Not fetched: {url}")

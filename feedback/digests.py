@@ -1,0 +1,365 @@
+"""
+Compiling digests: the policy team's weekly brief of what came in.
+
+A digest covers one ISO week (Europe/London). Compiling it claims the digest
+row, marks every submission it counts (that week's, plus any that arrived
+late for a week already compiled) and freezes the figures as JSON, all in one
+transaction. Every figure is a count of submissions, so each links to exactly
+the rows behind it in the admin (`?digest=<id>&...`). The counting is done by
+the database (GROUP BY); memory does not grow with the number of submissions.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from .models import (
+    COMPILED,
+    Digest,
+    DigestStatus,
+    Element,
+    Level,
+    OrganisationType,
+    Region,
+    Role,
+    Stance,
+    Submission,
+    ThemeTag,
+    View,
+)
+from .periods import Week, week_of
+
+logger = logging.getLogger(__name__)
+
+# A compile still "compiling" after this long died with its worker (its
+# transaction rolled back with it): it may be claimed again.
+STALE_COMPILE_AFTER = timedelta(minutes=30)
+MAX_COMPILE_ATTEMPTS = 5
+QUOTES_PER_ELEMENT = 3
+QUOTE_MAX_CHARACTERS = 700
+
+
+# --- Wording computed from the numbers ---------------------------------------
+
+
+def share_phrase(part: int, whole: int) -> str:
+    """Words for part of whole: "none", "a few", "about a third", "most", "all"..."""
+    if whole <= 0 or part <= 0:
+        return "none"
+    if part >= whole:
+        return "all"
+    share = part / whole
+    for threshold, phrase in [
+        (0.9, "almost all"),
+        (0.7, "most"),
+        (0.55, "more than half"),
+        (0.45, "about half"),
+        (0.38, "a large minority"),
+        (0.28, "about a third"),
+        (0.2, "about a quarter"),
+        (0.1, "a minority"),
+    ]:
+        if share >= threshold:
+            return phrase
+    return "a few"
+
+
+def change_phrase(now: int, before: int | None) -> str:
+    """How a count moved against the previous digest, in words."""
+    if before is None:
+        return "the first digest"
+    if now == before:
+        return "the same as the previous digest"
+    difference = now - before
+    direction = "up" if difference > 0 else "down"
+    if before == 0:
+        return f"{direction} {abs(difference)} from none in the previous digest"
+    return f"{direction} {abs(difference)} ({abs(difference) / before:.0%}) on the previous digest"
+
+
+# --- Compiling ---------------------------------------------------------------
+
+
+def last_complete_week(*, now: datetime | None = None) -> Week:
+    """The most recent ISO week that has ended."""
+    return week_of(now or timezone.now()).previous()
+
+
+def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
+    """
+    Compile the digest for `week`, once.
+
+    Safe to call any number of times, concurrently too: the digest row is
+    unique per week and claimed with a conditional update, so a second run, a
+    redelivered task or a double click finds it compiling or compiled and
+    returns it as it is. A failed compile is recorded on the row, with its
+    error, and is claimed again by the next call.
+    """
+    now = now or timezone.now()
+    if week.end > now:
+        raise ValueError(f"{week} has not ended yet: a digest covers a whole week.")
+    digest, _ = Digest.objects.get_or_create(period_start=week.start, defaults={"period_end": week.end})
+    if not _claim(digest, now=now):
+        return Digest.objects.get(pk=digest.pk)
+    try:
+        _compile_claimed(digest, now=now)
+    except Exception as error:
+        Digest.objects.filter(pk=digest.pk, status=DigestStatus.COMPILING).update(
+            status=DigestStatus.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
+        )
+        logger.exception("Compiling the digest for %s failed", week)
+    return Digest.objects.get(pk=digest.pk)
+
+
+def _claim(digest: Digest, *, now: datetime) -> bool:
+    claimable = Q(status__in=[DigestStatus.PENDING, DigestStatus.FAILED]) | Q(
+        status=DigestStatus.COMPILING, claimed_at__lt=now - STALE_COMPILE_AFTER
+    )
+    return bool(
+        Digest.objects.filter(claimable, pk=digest.pk, attempts__lt=MAX_COMPILE_ATTEMPTS).update(
+            status=DigestStatus.COMPILING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    )
+
+
+def _compile_claimed(digest: Digest, *, now: datetime) -> None:
+    # Only for the slow-compile fault test; production settings refuse it.
+    if settings.QIPP_TEST_COMPILE_DELAY_SECONDS:
+        time.sleep(settings.QIPP_TEST_COMPILE_DELAY_SECONDS)
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                _count_into(digest)
+                content = build_content(digest)
+                number = (Digest.objects.aggregate(highest=Max("number"))["highest"] or 0) + 1
+                Digest.objects.filter(pk=digest.pk).update(
+                    status=DigestStatus.READY,
+                    number=number,
+                    content=content,
+                    compiled_at=timezone.now(),
+                    last_error="",
+                )
+                return
+        except IntegrityError:
+            # Another week's digest took the same number at the same moment.
+            continue
+    raise RuntimeError("Could not number the digest.")
+
+
+def _count_into(digest: Digest) -> int:
+    """Mark the submissions this digest counts: its week's, and late ones for weeks already compiled."""
+    compiled_week = Digest.objects.filter(
+        status__in=COMPILED, period_start__lte=OuterRef("received_at"), period_end__gt=OuterRef("received_at")
+    )
+    return (
+        Submission.objects.filter(digest__isnull=True, received_at__lt=digest.period_end)
+        .filter(Q(received_at__gte=digest.period_start) | Exists(compiled_week))
+        .update(digest=digest)
+    )
+
+
+# --- What a digest holds -----------------------------------------------------
+
+
+def _counts(queryset: QuerySet, field: str) -> dict[str, int]:
+    return dict(queryset.order_by().values_list(field).annotate(n=Count("pk", distinct=True)))
+
+
+def build_content(digest: Digest) -> dict:
+    """Every figure, quote and link target of a digest, as JSON-ready data."""
+    submissions = Submission.objects.filter(digest=digest)
+    totals = submissions.aggregate(
+        new=Count("pk"),
+        on_time=Count("pk", filter=Q(received_at__gte=digest.period_start)),
+        quotable=Count("pk", filter=Q(consent_to_quote=True)),
+    )
+    late_weeks = _late_weeks(submissions.filter(received_at__lt=digest.period_start))
+    to_date = Submission.objects.filter(digest__number__isnull=False).count() + totals["new"]
+    previous = (
+        Digest.objects.compiled().exclude(pk=digest.pk).order_by("-number").only("pk", "number", "content").first()
+    )
+    previous_content = previous.content if previous else {}
+
+    by_element = _counts(View.objects.filter(submission__digest=digest), "element")
+    views_by_element = dict(
+        View.objects.filter(submission__digest=digest).order_by().values_list("element").annotate(n=Count("pk"))
+    )
+    grid = defaultdict(dict)
+    for element, level, count in (
+        View.objects.filter(submission__digest=digest)
+        .order_by()
+        .values_list("element", "level")
+        .annotate(n=Count("submission", distinct=True))
+    ):
+        grid[element][level] = count
+
+    elements = []
+    for element in Element:
+        count = by_element.get(element, 0)
+        before = previous_content.get("elements_by_code", {}).get(element)
+        elements.append(
+            {
+                "code": element.value,
+                "label": element.label,
+                "submissions": count,
+                "views": views_by_element.get(element, 0),
+                "share": share_phrase(count, totals["new"]),
+                "change": change_phrase(count, before),
+                "levels": [
+                    {"code": level.value, "label": level.label, "submissions": grid[element].get(level, 0)}
+                    for level in Level
+                ]
+                if element == Element.PRIORITISATION
+                else [],
+                "themes": _themes(digest, element),
+                "quotes": _quotes(digest, element),
+            }
+        )
+
+    prioritisation_total = by_element.get(Element.PRIORITISATION, 0)
+    return {
+        "period": {
+            "label": week_of(digest.period_start).label,
+            "start": digest.period_start.isoformat(),
+            "end": digest.period_end.isoformat(),
+        },
+        "headline": {
+            "new": totals["new"],
+            "on_time": totals["on_time"],
+            "late": totals["new"] - totals["on_time"],
+            "late_weeks": late_weeks,
+            "to_date": to_date,
+            "quotable": totals["quotable"],
+            "quotable_share": share_phrase(totals["quotable"], totals["new"]),
+            "previous_number": previous.number if previous else None,
+            "previous_new": previous_content.get("headline", {}).get("new"),
+            "change": change_phrase(totals["new"], previous_content.get("headline", {}).get("new")),
+        },
+        "elements": elements,
+        "elements_by_code": {element.value: by_element.get(element, 0) for element in Element},
+        "priorities": [
+            {
+                "code": level.value,
+                "label": level.label,
+                "submissions": grid[Element.PRIORITISATION].get(level, 0),
+                "share": share_phrase(grid[Element.PRIORITISATION].get(level, 0), prioritisation_total),
+            }
+            for level in Level
+        ],
+        "breakdowns": {
+            "region": _breakdown(submissions, "region", Region, totals["new"]),
+            "organisation_type": _breakdown(submissions, "organisation_type", OrganisationType, totals["new"]),
+            "role": _breakdown(submissions, "role", Role, totals["new"]),
+        },
+        "national_policy": _national_policy(digest),
+    }
+
+
+def _late_weeks(late: QuerySet) -> list[dict]:
+    weeks = defaultdict(int)
+    # Few rows arrive late; grouping them by week in Python keeps the query portable.
+    for received_at in late.values_list("received_at", flat=True).iterator(chunk_size=2000):
+        weeks[week_of(received_at).label] += 1
+    return [{"week": label, "submissions": count} for label, count in sorted(weeks.items())]
+
+
+def _breakdown(submissions: QuerySet, field: str, choices, total: int) -> list[dict]:
+    counts = _counts(submissions, field)
+    return [
+        {
+            "code": code,
+            "label": label,
+            "submissions": counts.get(code, 0),
+            "share": share_phrase(counts.get(code, 0), total),
+        }
+        for code, label in choices.choices
+    ]
+
+
+def _themes(digest: Digest, element: Element) -> list[dict]:
+    """Themes people confirmed on this element's views, most used first, with stance counts."""
+    tags = ThemeTag.objects.confirmed().filter(view__submission__digest=digest, view__element=element)
+    rows = (
+        tags.order_by()
+        .values("theme_id", "theme__name")
+        .annotate(
+            submissions=Count("view__submission", distinct=True),
+            **{stance.value: Count("view__submission", distinct=True, filter=Q(stance=stance)) for stance in Stance},
+        )
+        .order_by("-submissions", "theme__name")
+    )
+    return [
+        {
+            "id": row["theme_id"],
+            "name": row["theme__name"],
+            "submissions": row["submissions"],
+            "stances": [
+                {"code": stance.value, "label": stance.label, "submissions": row[stance.value]} for stance in Stance
+            ],
+        }
+        for row in rows
+    ]
+
+
+def _quote(view: View) -> dict:
+    text = view.text.strip()
+    if len(text) > QUOTE_MAX_CHARACTERS:
+        text = text[:QUOTE_MAX_CHARACTERS].rsplit(" ", 1)[0] + "…"
+    submission = view.submission
+    # Anonymised: who, in general terms, never their name, email or organisation.
+    return {
+        "text": text,
+        "attribution": f"{submission.get_role_display()}, {submission.get_organisation_type_display()}, "
+        f"{submission.get_region_display()}",
+        "submission_id": submission.pk,
+        "view_id": view.pk,
+    }
+
+
+def _quotable_views(digest: Digest, element: Element) -> QuerySet:
+    return (
+        View.objects.filter(submission__digest=digest, submission__consent_to_quote=True, element=element)
+        .select_related("submission")
+        .only(
+            "text",
+            "element",
+            "submission__role",
+            "submission__organisation_type",
+            "submission__region",
+        )
+        .order_by("submission__received_at", "pk")
+    )
+
+
+def _quotes(digest: Digest, element: Element) -> list[dict]:
+    """Up to three quotes from respondents who allowed it: one for each of the top themes, then the earliest."""
+    quotes, seen = [], set()
+    for theme in _themes(digest, element)[:QUOTES_PER_ELEMENT]:
+        view = _quotable_views(digest, element).filter(tags__theme_id=theme["id"]).exclude(pk__in=seen).first()
+        if view:
+            seen.add(view.pk)
+            quotes.append({**_quote(view), "theme": theme["name"]})
+    for view in _quotable_views(digest, element).exclude(pk__in=seen)[: QUOTES_PER_ELEMENT - len(quotes)]:
+        quotes.append({**_quote(view), "theme": ""})
+    return quotes
+
+
+def _national_policy(digest: Digest) -> dict:
+    """The proposed national policy changes: in full where the respondent allowed quoting."""
+    not_quotable = View.objects.filter(
+        submission__digest=digest, element=Element.NATIONAL_POLICY, submission__consent_to_quote=False
+    )
+    proposals = [
+        {**_quote(view), "text": view.text.strip()}
+        for view in _quotable_views(digest, Element.NATIONAL_POLICY).iterator(chunk_size=500)
+    ]
+    return {
+        "proposals": proposals,
+        "not_quotable": not_quotable.values("submission").distinct().count(),
+    }

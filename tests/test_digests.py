@@ -1,0 +1,380 @@
+import random
+import re
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db.models import Q
+
+from feedback import digests, tasks
+from feedback.models import (
+    Digest,
+    DigestStatus,
+    Element,
+    Level,
+    OrganisationType,
+    Region,
+    Role,
+    Stance,
+    Submission,
+    Theme,
+    ThemeTag,
+    View,
+)
+from feedback.periods import Week
+from qipp_portal.celery import app as celery_app
+
+from .factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db
+
+LONDON = ZoneInfo("Europe/London")
+W46, W47, W48 = Week.parse("2026-W46"), Week.parse("2026-W47"), Week.parse("2026-W48")
+AFTER_W47 = "2026-11-23 09:00 +0000"  # Monday of W48
+AFTER_W48 = "2026-11-30 09:00 +0000"
+
+
+def at(week: Week, days: float) -> datetime:
+    return week.start + timedelta(days=days)
+
+
+def varied_submissions(week: Week, count: int, rng: random.Random) -> list[Submission]:
+    made = []
+    for _ in range(count):
+        views = []
+        for element in rng.sample(list(Element), rng.randint(1, 3)):
+            level = rng.choice(list(Level)) if element == Element.PRIORITISATION else ""
+            views.append(
+                {"element": element, "level": level, "text": f"View on {element.label}. " * rng.randint(3, 30)}
+            )
+        made.append(
+            SubmissionFactory(
+                received_at=at(week, rng.uniform(0, 6.99)),
+                region=rng.choice(list(Region)),
+                organisation_type=rng.choice(list(OrganisationType)),
+                role=rng.choice(list(Role)),
+                consent_to_quote=rng.random() < 0.4,
+                views=views,
+            )
+        )
+    return made
+
+
+@pytest.fixture
+def week_of_data(django_user_model):
+    rng = random.Random(7)
+    reviewer = django_user_model.objects.create_user("tagger", is_staff=True)
+    varied_submissions(W46, 5, rng)
+    made = varied_submissions(W47, 40, rng)
+    themes = [Theme.objects.create(element=Element.LEADERSHIP, name=name) for name in ("Clinical leaders", "Boards")]
+    for index, view in enumerate(View.objects.filter(submission__in=made, element=Element.LEADERSHIP)):
+        # Every third tag is a machine's suggestion nobody has confirmed: not counted.
+        ThemeTag.objects.create(
+            view=view,
+            theme=themes[index % 2],
+            stance=rng.choice(["", *Stance]),
+            assigned_by=None if index % 3 == 0 else reviewer,
+        )
+    return made
+
+
+def compiled(week: Week, when: str = AFTER_W48) -> Digest:
+    with time_machine.travel(when):
+        return digests.compile_digest(week=week)
+
+
+def test_the_digests_figures_equal_direct_database_counts(week_of_data):
+    digest = compiled(W47)
+    assert digest.status == DigestStatus.READY and digest.number == 1
+    content = digest.content
+    week = Submission.objects.filter(received_at__gte=W47.start, received_at__lt=W47.end)
+    assert content["headline"]["new"] == week.count() == 40
+    assert content["headline"]["late"] == 0
+    assert content["headline"]["quotable"] == week.filter(consent_to_quote=True).count()
+    for element in content["elements"]:
+        assert element["submissions"] == week.filter(views__element=element["code"]).distinct().count()
+        for level in element["levels"]:
+            expected = week.filter(views__element=element["code"], views__level=level["code"]).distinct().count()
+            assert level["submissions"] == expected
+    for field in ("region", "organisation_type", "role"):
+        for row in content["breakdowns"][field]:
+            assert row["submissions"] == week.filter(**{field: row["code"]}).count()
+    leadership = next(e for e in content["elements"] if e["code"] == "leadership")
+    assert leadership["themes"]
+    for theme in leadership["themes"]:
+        tagged = week.filter(Q(views__tags__theme_id=theme["id"]), views__tags__assigned_by__isnull=False)
+        assert theme["submissions"] == tagged.distinct().count()
+        for stance in theme["stances"]:
+            by_stance = week.filter(
+                views__tags__theme_id=theme["id"],
+                views__tags__assigned_by__isnull=False,
+                views__tags__stance=stance["code"],
+            )
+            assert stance["submissions"] == by_stance.distinct().count()
+    assert set(Submission.objects.filter(digest=digest)) == set(week)
+
+
+def test_a_submission_is_counted_by_the_digest_of_the_week_it_was_received_in_london():
+    # The clocks went forward that Sunday: 23:30 London time is 22:30 UTC, still in W13.
+    sunday_night = datetime(2026, 3, 29, 23, 30, tzinfo=LONDON)  # W13, BST
+    monday_early = datetime(2026, 3, 30, 0, 30, tzinfo=LONDON)  # W14 starts
+    late_sunday = SubmissionFactory(received_at=sunday_night)
+    SubmissionFactory(received_at=monday_early)
+    with time_machine.travel("2026-04-07 09:00 +0000"):
+        digest = digests.compile_digest(week=Week.parse("2026-W13"))
+    assert list(Submission.objects.filter(digest=digest)) == [late_sunday]
+
+
+def test_quotes_come_only_from_respondents_who_agreed_and_never_name_them(week_of_data):
+    digest = compiled(W47)
+    consenting = {s.pk for s in Submission.objects.filter(consent_to_quote=True)}
+    quotes = [quote for element in digest.content["elements"] for quote in element["quotes"]]
+    quotes += digest.content["national_policy"]["proposals"]
+    assert quotes, "the seeded week has quotable views"
+    text = str(digest.content)
+    for submission in Submission.objects.filter(digest=digest):
+        assert submission.email not in text
+        assert submission.name not in text
+        assert submission.organisation not in text
+    for quote in quotes:
+        assert quote["submission_id"] in consenting
+    for element in digest.content["elements"]:
+        assert len(element["quotes"]) <= digests.QUOTES_PER_ELEMENT
+
+
+def test_every_national_policy_proposal_from_a_consenting_respondent_is_in_full(week_of_data):
+    digest = compiled(W47)
+    expected = Submission.objects.filter(
+        digest=digest, consent_to_quote=True, views__element=Element.NATIONAL_POLICY
+    ).values_list("views__text", flat=True)
+    proposals = digest.content["national_policy"]["proposals"]
+    expected_texts = sorted(
+        v.text.strip()
+        for s in Submission.objects.filter(digest=digest, consent_to_quote=True)
+        for v in s.views.filter(element=Element.NATIONAL_POLICY)
+    )
+    assert sorted(p["text"] for p in proposals) == expected_texts
+    assert expected.exists()
+    assert digest.content["national_policy"]["not_quotable"] == (
+        Submission.objects.filter(digest=digest, consent_to_quote=False, views__element=Element.NATIONAL_POLICY)
+        .distinct()
+        .count()
+    )
+
+
+def test_compiling_twice_gives_one_digest_and_leaves_it_frozen(week_of_data):
+    first = compiled(W47)
+    SubmissionFactory(received_at=at(W47, 3))  # arrives after the compile
+    second = compiled(W47)
+    assert Digest.objects.count() == 1
+    assert second.pk == first.pk and second.content == first.content and second.number == 1
+
+
+def test_a_late_submission_is_counted_in_the_next_digests_late_line(week_of_data):
+    w47 = compiled(W47)
+    late = SubmissionFactory(received_at=at(W47, 2))
+    SubmissionFactory(received_at=at(W48, 1))
+    w48 = compiled(W48, when="2026-12-01 09:00 +0000")
+    w47.refresh_from_db()
+    assert w47.content["headline"]["new"] == 40, "the frozen digest is not rewritten"
+    late.refresh_from_db()
+    assert late.digest == w48
+    assert w48.content["headline"]["late"] == 1
+    assert w48.content["headline"]["late_weeks"] == [{"week": "2026-W47", "submissions": 1}]
+    assert w48.content["headline"]["new"] == 2
+    assert w48.number == 2
+
+
+def test_submissions_of_a_week_never_compiled_are_not_swept_into_a_later_digest():
+    SubmissionFactory(received_at=at(W46, 1))
+    digest = compiled(W47)
+    assert digest.content["headline"]["new"] == 0
+    assert Submission.objects.get().digest is None
+
+
+def test_the_change_against_the_previous_digest_is_put_in_words():
+    SubmissionFactory.create_batch(4, received_at=at(W46, 1))
+    SubmissionFactory.create_batch(6, received_at=at(W47, 1))
+    compiled(W46)
+    digest = compiled(W47)
+    assert digest.content["headline"]["change"] == "up 2 (50%) on the previous digest"
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "phrase"),
+    [
+        (0, 10, "none"),
+        (10, 10, "all"),
+        (19, 20, "almost all"),
+        (8, 10, "most"),
+        (6, 10, "more than half"),
+        (1, 2, "about half"),
+        (4, 10, "a large minority"),
+        (1, 3, "about a third"),
+        (1, 4, "about a quarter"),
+        (15, 100, "a minority"),
+        (1, 100, "a few"),
+        (3, 0, "none"),
+    ],
+)
+def test_summary_words_are_computed_from_the_numbers(part, whole, phrase):
+    assert digests.share_phrase(part, whole) == phrase
+
+
+def test_a_failed_compile_shows_its_error_and_can_be_tried_again(week_of_data, monkeypatch):
+    def broken(digest):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(digests, "build_content", broken)
+    failed = compiled(W47)
+    assert failed.status == DigestStatus.FAILED
+    assert "the database went away" in failed.last_error
+    assert not Submission.objects.filter(digest=failed).exists(), "nothing half-done is kept"
+    monkeypatch.undo()
+    done = compiled(W47)
+    assert done.pk == failed.pk and done.status == DigestStatus.READY and done.last_error == ""
+
+
+def test_a_week_that_has_not_ended_cannot_be_compiled():
+    with time_machine.travel("2026-11-20 12:00 +0000"), pytest.raises(ValueError):
+        digests.compile_digest(week=W47)
+
+
+def test_a_compile_left_by_a_dead_worker_is_taken_up_again_later(week_of_data):
+    with time_machine.travel(AFTER_W48) as clock:
+        digest = Digest.objects.create(
+            period_start=W47.start,
+            period_end=W47.end,
+            status=DigestStatus.COMPILING,
+            claimed_at=datetime(2026, 11, 30, 9, 0, tzinfo=LONDON),
+            attempts=1,
+        )
+        assert digests.compile_digest(week=W47).status == DigestStatus.COMPILING, "still within its time"
+        clock.shift(digests.STALE_COMPILE_AFTER + timedelta(minutes=1))
+        assert digests.compile_digest(week=W47).status == DigestStatus.READY
+    assert Digest.objects.get().pk == digest.pk
+
+
+def test_the_command_compiles_a_chosen_week_or_the_last_complete_one(week_of_data, capsys):
+    with time_machine.travel(AFTER_W47):
+        call_command("compile_digest")
+        assert "Digest 1 (2026-W47)" in capsys.readouterr().out
+        with pytest.raises(CommandError):
+            call_command("compile_digest", "--week", "2026-W48")
+        with pytest.raises(CommandError):
+            call_command("compile_digest", "--week", "last week")
+    with time_machine.travel(AFTER_W48):
+        call_command("compile_digest", "--week", "2026-W46")
+    assert sorted(Digest.objects.values_list("number", flat=True)) == [1, 2]
+
+
+def test_beat_compiles_last_weeks_digest_every_hour_until_it_is_done():
+    entry = settings.CELERY_BEAT_SCHEDULE["compile-last-weeks-digest"]
+    assert entry["task"] == "feedback.tasks.compile_digest_task"
+    assert entry["schedule"].minute == {15}
+    with time_machine.travel(AFTER_W47):
+        assert tasks.compile_digest_task() == "Digest 1 (2026-W47): ready"
+        assert tasks.compile_digest_task() == "Digest 1 (2026-W47): ready"
+    assert Digest.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_compile_task_runs_through_a_real_celery_worker():
+    from celery.contrib.testing.worker import start_worker
+
+    SubmissionFactory(received_at=at(W47, 1))
+    celery_app.conf.task_always_eager = False
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            tasks.compile_digest_task.delay("2026-W47")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not Digest.objects.compiled().exists():
+                time.sleep(0.1)
+    finally:
+        celery_app.conf.task_always_eager = True
+    digest = Digest.objects.get()
+    assert digest.status == DigestStatus.READY and digest.content["headline"]["new"] == 1
+
+
+# --- In the admin ------------------------------------------------------------
+
+
+@pytest.fixture
+def lead_client(client, make_staff):
+    make_staff("Policy leads", client=client)
+    return client
+
+
+def test_every_figure_links_to_exactly_the_submissions_behind_it(lead_client, week_of_data):
+    digest = compiled(W47)
+    page = lead_client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode()
+    links = re.findall(r'<a href="(/admin/feedback/submission/\?digest=[^"]+)">(\d+)</a>', page)
+    assert len(links) > 20
+    for url, figure in links:
+        listed = lead_client.get(url.replace("&amp;", "&")).content.decode()
+        assert f"{figure} submission" in listed or f"{figure} submissions" in listed, url
+
+
+def test_the_digest_page_has_headings_tables_with_headers_and_a_chart_with_a_table(lead_client, week_of_data):
+    digest = compiled(W47)
+    page = lead_client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode()
+    for heading in [
+        "Headline",
+        "By element",
+        "Element by level",
+        "Where respondents place priorities",
+        "Proposed changes to national policy",
+        "Who responded",
+    ]:
+        assert f">{heading}</h2>" in page
+    assert '<svg role="img"' in page and "<title" in page
+    assert page.count("<caption>") >= 6
+    assert '<th scope="col">' in page and '<th scope="row">' in page
+
+
+def test_a_lead_approves_a_ready_digest_and_a_reviewer_cannot(client, make_staff, week_of_data):
+    digest = compiled(W47)
+    make_staff("Policy reviewers", client=client)
+    page = client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode()
+    assert "Approve this digest" not in page
+    client.post(f"/admin/feedback/digest/{digest.pk}/read/", {"approve": "1"})
+    digest.refresh_from_db()
+    assert digest.status == DigestStatus.READY
+
+    client.logout()
+    lead = make_staff("Policy leads", client=client)
+    client.post(f"/admin/feedback/digest/{digest.pk}/read/", {"approve": "1"})
+    digest.refresh_from_db()
+    assert digest.status == DigestStatus.APPROVED and digest.approved_by == lead
+
+
+def test_a_lead_compiles_a_chosen_week_from_the_admin(lead_client, week_of_data, django_capture_on_commit_callbacks):
+    # Travelling back in time keeps the signed-in session valid.
+    with time_machine.travel(AFTER_W47), django_capture_on_commit_callbacks(execute=True):
+        lead_client.post("/admin/feedback/digest/compile/", {"week": "2026-W47"})
+        lead_client.post("/admin/feedback/digest/compile/", {"week": "2026-W47"})
+        refused = lead_client.post("/admin/feedback/digest/compile/", {"week": "2026-W48"})
+        assert "That week has not ended yet" in refused.content.decode()
+    assert Digest.objects.get().content["headline"]["new"] == 40
+
+
+def test_the_digest_downloads_as_a_pdf_and_its_rows_as_csv(lead_client, week_of_data):
+    digest = compiled(W47)
+    pdf = lead_client.get(f"/admin/feedback/digest/{digest.pk}/pdf/")
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and len(pdf.content) > 5000
+    rows = b"".join(lead_client.get(f"/admin/feedback/submission/export/csv/?digest={digest.pk}").streaming_content)
+    references = {s.reference for s in Submission.objects.filter(digest=digest)}
+    assert {line.split(b",")[0].decode() for line in rows.splitlines()[1:]} == references
+
+
+def test_digest_readers_see_digests_without_links_to_personal_data(client, make_staff, week_of_data):
+    digest = compiled(W47)
+    make_staff("Digest readers", client=client)
+    page = client.get(f"/admin/feedback/digest/{digest.pk}/read/")
+    assert page.status_code == 200
+    assert "/admin/feedback/submission/" not in page.content.decode()
