@@ -688,5 +688,5 @@ class StaffUserAdmin(UserAdmin):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
 
-# Digests have their own module; importing it registers them.
-from . import digest_admin  # noqa: E402, F401
+# Digests and weekly emails have their own modules; importing them registers them.
+from . import digest_admin, weekly_admin  # noqa: E402, F401

@@ -162,7 +162,9 @@ class DigestAdmin(admin.ModelAdmin):
     def compile_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = CompileForm(request.POST or None, initial={"week": digests.last_complete_week().label})
+        form = CompileForm(
+            request.POST if request.method == "POST" else None, initial={"week": digests.last_complete_week().label}
+        )
         if request.method == "POST" and form.is_valid():
             week = form.cleaned_data["week"]
             tasks.enqueue_on_commit(tasks.compile_digest_task, week.label)

@@ -8,21 +8,31 @@ Each email is three templates, `templates/emails/<name>-subject.txt`,
 
 import logging
 import smtplib
+import uuid
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import mail, signing
 from django.core.mail import DNS_NAME, EmailMultiAlternatives, make_msgid
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import AckStatus, Submission
+from .models import AckStatus, Digest, DigestStatus, Element, SendStatus, Submission, Subscription, WeeklySend
+from .periods import Week, week_of
 
 logger = logging.getLogger(__name__)
 
 # Minutes to wait after each failed attempt. Together they span more than a
 # day, so an SMTP outage of a day delays an acknowledgement but never loses it.
-ACK_BACKOFF_MINUTES = [1, 5, 15, 30, 60, 120, 240, 360]
+RETRY_BACKOFF_MINUTES = [1, 5, 15, 30, 60, 120, 240, 360]
+
+
+UNSUBSCRIBE_SALT = "feedback.weekly-summary.unsubscribe"
+WEEKLY_QUOTES = 3
 
 
 class PermanentEmailError(Exception):
@@ -47,10 +57,13 @@ def _build(name: str, context: dict, *, to: list[str], headers: dict | None = No
     return message
 
 
-def _send(message: EmailMultiAlternatives) -> None:
-    """Send one message, sorting failures into transient (raised as is) and permanent."""
+def _send(message: EmailMultiAlternatives, *, connection=None) -> None:
+    """Send one message (over `connection` if given), sorting failures into transient (raised as is) and permanent."""
     try:
-        message.send(using="default")
+        if connection is not None:
+            connection.send_messages([message])
+        else:
+            message.send(using="default")
     except smtplib.SMTPRecipientsRefused as error:
         raise PermanentEmailError(str(error)) from error
     except smtplib.SMTPResponseException as error:
@@ -70,10 +83,10 @@ def build_acknowledgement(submission: Submission) -> EmailMultiAlternatives:
     return _build("acknowledgement", context, to=[submission.email])
 
 
-def acknowledgement_backoff(attempts: int) -> timedelta:
+def retry_backoff(attempts: int) -> timedelta:
     """How long to wait before trying again after `attempts` failed tries."""
-    index = min(max(attempts, 1), len(ACK_BACKOFF_MINUTES)) - 1
-    return timedelta(minutes=ACK_BACKOFF_MINUTES[index])
+    index = min(max(attempts, 1), len(RETRY_BACKOFF_MINUTES)) - 1
+    return timedelta(minutes=RETRY_BACKOFF_MINUTES[index])
 
 
 def send_acknowledgement(*, submission_id: int, now: datetime | None = None) -> str:
@@ -111,11 +124,11 @@ def send_acknowledgement(*, submission_id: int, now: datetime | None = None) -> 
 
 
 def _record_failure(submission: Submission, error: Exception, *, permanent: bool, now: datetime) -> str:
-    give_up = permanent or submission.ack_attempts >= settings.QIPP_ACK_MAX_ATTEMPTS
+    give_up = permanent or submission.ack_attempts >= settings.QIPP_EMAIL_MAX_ATTEMPTS
     detail = f"{type(error).__name__}: {error}"[:1000]
     Submission.objects.filter(pk=submission.pk, ack_status=AckStatus.SENDING).update(
         ack_status=AckStatus.FAILED if give_up else AckStatus.PENDING,
-        ack_next_attempt_at=None if give_up else now + acknowledgement_backoff(submission.ack_attempts),
+        ack_next_attempt_at=None if give_up else now + retry_backoff(submission.ack_attempts),
         ack_last_error=detail,
     )
     # The reference identifies the row without putting personal data in logs.
@@ -137,3 +150,184 @@ def due_acknowledgements(*, now: datetime | None = None, limit: int = 500) -> li
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# --- The weekly summary ------------------------------------------------------
+
+
+def weekly_week_due(*, now: datetime | None = None) -> Week:
+    """The most recent week whose summary is due by `now`: only it is ever caught up after an outage."""
+    last = week_of(now or timezone.now()).previous()
+    if (now or timezone.now()) >= last.end + settings.QIPP_WEEKLY_EMAIL_AFTER:
+        return last
+    return last.previous()
+
+
+def plan_weekly_emails(*, week: Week) -> int:
+    """Make one send row per active subscriber for `week`, if absent. Returns how many were made."""
+    subscribers = (
+        Subscription.objects.filter(active=True, user__is_active=True, user__is_staff=True)
+        .exclude(user__email="")
+        .values_list("user_id", flat=True)
+    )
+    before = WeeklySend.objects.filter(period_start=week.start).count()
+    WeeklySend.objects.bulk_create(
+        (WeeklySend(user_id=user_id, period_start=week.start) for user_id in subscribers.iterator()),
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    return WeeklySend.objects.filter(period_start=week.start).count() - before
+
+
+def unsubscribe_token(user) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"user": user.pk})
+
+
+def user_for_unsubscribe_token(token: str):
+    """The account an unsubscribe link is for; BadSignature if the link was not made by us."""
+    data = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+    return get_user_model().objects.get(pk=data["user"])
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def weekly_summary_context(*, user, digest: Digest, subscription: Subscription | None) -> dict:
+    """What one subscriber's summary says: their elements only, from the frozen digest."""
+    content = digest.content
+    codes = subscription.element_codes if subscription else list(Element.values)
+    changelist = reverse("admin:feedback_submission_changelist")
+
+    def admin_link(**filters: str) -> str:
+        return _absolute(f"{changelist}?{urlencode({'digest': digest.pk, **filters})}")
+
+    elements = []
+    for element in content["elements"]:
+        if element["code"] not in codes:
+            continue
+        elements.append(
+            {
+                **element,
+                "url": admin_link(element=element["code"]),
+                "levels": [
+                    {**level, "url": admin_link(element=element["code"], level=level["code"])}
+                    for level in element["levels"]
+                ],
+                "top_themes": element["themes"][:3],
+            }
+        )
+    quotes = [{**quote, "element": element["label"]} for element in elements for quote in element["quotes"]][
+        :WEEKLY_QUOTES
+    ]
+    token = unsubscribe_token(user)
+    return {
+        "user": user,
+        "week": content["period"]["label"],
+        "digest": digest,
+        "digest_title": str(digest),
+        "approved": digest.status == DigestStatus.APPROVED,
+        "digest_url": _absolute(reverse("admin:feedback_digest_read", args=[digest.pk])),
+        "headline": content["headline"],
+        "elements": elements,
+        "nothing_new": not any(element["submissions"] for element in elements),
+        "quotes": quotes,
+        "all_elements": len(codes) == len(Element.values),
+        "unsubscribe_url": _absolute(reverse("weekly_unsubscribe", args=[token])),
+        "preferences_url": _absolute(reverse("weekly_subscription")),
+    }
+
+
+def build_weekly_summary(*, user, digest: Digest, subscription: Subscription | None) -> EmailMultiAlternatives:
+    context = weekly_summary_context(user=user, digest=digest, subscription=subscription)
+    context["subject_prefix"] = settings.QIPP_WEEKLY_EMAIL_SUBJECT
+    return _build(
+        "weekly-summary",
+        context,
+        to=[user.email],
+        headers={
+            "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def send_weekly_emails(*, now: datetime | None = None, batch_size: int | None = None) -> dict[str, int]:
+    """
+    Send every weekly summary that is due, a batch at a time over one SMTP
+    connection each. Safe to run from several processes at once: a batch is
+    claimed (pending -> sending, committed before SMTP) under a claim id, and
+    only the claimer sends it. Returns counts by outcome.
+    """
+    now = now or timezone.now()
+    outcomes = {"sent": 0, "retry": 0, "failed": 0}
+    while batch := _claim_weekly_batch(now=now, size=batch_size or settings.QIPP_WEEKLY_EMAIL_BATCH):
+        for outcome, count in _send_weekly_batch(batch, now=now).items():
+            outcomes[outcome] += count
+    return outcomes
+
+
+def _claim_weekly_batch(*, now: datetime, size: int) -> list[WeeklySend]:
+    candidates = list(WeeklySend.objects.due(now=now).order_by("pk").values_list("pk", flat=True)[:size])
+    if not candidates:
+        return []
+    claim = uuid.uuid4()
+    WeeklySend.objects.due(now=now).filter(pk__in=candidates).update(
+        status=SendStatus.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return list(WeeklySend.objects.filter(claim=claim, status=SendStatus.SENDING).select_related("user"))
+
+
+def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, int]:
+    outcomes = {"sent": 0, "retry": 0, "failed": 0}
+    digests = {
+        digest.period_start: digest
+        for digest in Digest.objects.compiled().filter(period_start__in={row.period_start for row in batch})
+    }
+    subscriptions = {s.user_id: s for s in Subscription.objects.filter(user_id__in=[row.user_id for row in batch])}
+    connection = mail.mailers["default"]
+    try:
+        connection.open()
+    except OSError as error:  # the mail server is down: every row waits and tries again later
+        for row in batch:
+            outcomes[_weekly_failure(row, error, permanent=False, now=now)] += 1
+        return outcomes
+    try:
+        for row in batch:
+            digest = digests.get(row.period_start)
+            if digest is None:
+                outcomes[
+                    _weekly_failure(row, RuntimeError("the week's digest is not compiled"), permanent=False, now=now)
+                ] += 1
+                continue
+            message = build_weekly_summary(user=row.user, digest=digest, subscription=subscriptions.get(row.user_id))
+            try:
+                _send(message, connection=connection)
+            except PermanentEmailError as error:
+                outcomes[_weekly_failure(row, error, permanent=True, now=now)] += 1
+                continue
+            except OSError as error:
+                outcomes[_weekly_failure(row, error, permanent=False, now=now)] += 1
+                continue
+            WeeklySend.objects.filter(pk=row.pk, claim=row.claim, status=SendStatus.SENDING).update(
+                status=SendStatus.SENT,
+                sent_at=timezone.now(),
+                message_id=message.extra_headers["Message-ID"],
+                last_error="",
+                next_attempt_at=None,
+            )
+            outcomes["sent"] += 1
+    finally:
+        connection.close()
+    return outcomes
+
+
+def _weekly_failure(row: WeeklySend, error: Exception, *, permanent: bool, now: datetime) -> str:
+    give_up = permanent or row.attempts >= settings.QIPP_EMAIL_MAX_ATTEMPTS
+    WeeklySend.objects.filter(pk=row.pk, claim=row.claim, status=SendStatus.SENDING).update(
+        status=SendStatus.FAILED if give_up else SendStatus.PENDING,
+        next_attempt_at=None if give_up else now + retry_backoff(row.attempts),
+        last_error=f"{type(error).__name__}: {error}"[:1000],
+    )
+    logger.warning("Weekly summary %s %s: %s", row.pk, "failed" if give_up else "will be retried", error)
+    return "failed" if give_up else "retry"

@@ -112,7 +112,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(_next_url(request))
     if not user_has_device(request.user):
         return _to("staff_set_up_two_factor", request)
-    form = CodeForm(request.POST or None)
+    form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         device = match_token(request.user, form.cleaned_data["code"])
         if device is not None:
@@ -131,7 +131,7 @@ def set_up(request: HttpRequest) -> HttpResponse:
     device, _ = TOTPDevice.objects.get_or_create(
         user=request.user, confirmed=False, defaults={"name": APP_DEVICE_NAME}
     )
-    form = CodeForm(request.POST or None)
+    form = CodeForm(request.POST if request.method == "POST" else None)
     allowed, _ = device.verify_is_allowed()
     if request.method == "POST" and form.is_valid() and not allowed:
         form.add_error("code", "Wait a few seconds, then enter the code the app shows.")

@@ -58,3 +58,16 @@ def compile_digest_task(week: str | None = None) -> str:
     target = Week.parse(week) if week else digests.last_complete_week()
     digest = digests.compile_digest(week=target)
     return f"{digest}: {digest.status}"
+
+
+@shared_task
+def send_weekly_emails_task() -> dict:
+    """
+    Once last week's summary is due: compile its digest if need be, make one
+    send row per subscriber if absent, then send whatever is waiting. Safe to
+    run twice, late, or from two processes at once.
+    """
+    week = emails.weekly_week_due()
+    if digests.compile_digest(week=week).is_compiled:
+        emails.plan_weekly_emails(week=week)
+    return emails.send_weekly_emails()

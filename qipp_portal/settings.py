@@ -7,6 +7,7 @@ set, and with it off (production) the portal refuses to start without a
 `SECRET_KEY` and `ALLOWED_HOSTS`, and sends mail over SMTP.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -275,6 +276,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.compile_digest_task",
         "schedule": crontab(minute=15),
     },
+    # Every ten minutes: once last week's summary is due (Monday 08:00 by
+    # default), make one send row per subscriber if absent, then send what is
+    # waiting. Firing twice, or late after an outage, sends nobody two.
+    "send-weekly-emails": {
+        "task": "feedback.tasks.send_weekly_emails_task",
+        "schedule": crontab(minute="*/10"),
+    },
 }
 
 # Staff sign-in. Every staff account uses two-factor authentication (an
@@ -312,10 +320,32 @@ QIPP_CONTACT_EMAIL = env.str("QIPP_CONTACT_EMAIL", default="qipp.feedback@exampl
 QIPP_MIN_FILL_SECONDS = env.int("QIPP_MIN_FILL_SECONDS", default=5)
 # Submissions per client address: a readable 429 page beyond this.
 QIPP_SUBMIT_RATE = env.str("QIPP_SUBMIT_RATE", default="20/h")
-# Acknowledgement emails: how many times sending is tried before the row is
-# marked failed. The backoff between tries (feedback/emails.py) spans more
-# than a day, so an SMTP outage of a day costs latency, not the email.
-QIPP_ACK_MAX_ATTEMPTS = env.int("QIPP_ACK_MAX_ATTEMPTS", default=12)
+# Emails (acknowledgements and weekly summaries): how many times sending is
+# tried before the row is marked failed. The backoff between tries
+# (feedback/emails.py) spans more than a day, so an SMTP outage of a day
+# costs latency, not the email.
+QIPP_EMAIL_MAX_ATTEMPTS = env.int("QIPP_EMAIL_MAX_ATTEMPTS", default=12)
+
+# The weekly email summary for week W goes out after W ends, at this day and
+# time (London) of the following week.
+QIPP_WEEKLY_EMAIL_DAY = env.str("QIPP_WEEKLY_EMAIL_DAY", default="monday")
+QIPP_WEEKLY_EMAIL_TIME = env.str("QIPP_WEEKLY_EMAIL_TIME", default="08:00")
+_days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+try:
+    _hours, _minutes = (int(part) for part in QIPP_WEEKLY_EMAIL_TIME.split(":"))
+    # How long after a week ends its summary is sent.
+    QIPP_WEEKLY_EMAIL_AFTER = timedelta(
+        days=_days.index(QIPP_WEEKLY_EMAIL_DAY.lower()), hours=_hours, minutes=_minutes
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(
+        "QIPP_WEEKLY_EMAIL_DAY is a day such as monday; QIPP_WEEKLY_EMAIL_TIME like 08:00."
+    ) from error
+if not timedelta(0) <= QIPP_WEEKLY_EMAIL_AFTER < timedelta(days=7):
+    raise ImproperlyConfigured("QIPP_WEEKLY_EMAIL_TIME must be a time of day, like 08:00.")
+QIPP_WEEKLY_EMAIL_SUBJECT = env.str("QIPP_WEEKLY_EMAIL_SUBJECT", default="QIPP challenge feedback: weekly summary")
+# Emails claimed and sent over one SMTP connection at a time.
+QIPP_WEEKLY_EMAIL_BATCH = env.int("QIPP_WEEKLY_EMAIL_BATCH", default=50)
 
 # Behind a proxy, the request header that holds the client's address, e.g.
 # HTTP_X_REAL_IP. Used by the rate limit, the lockout and the audit log.

@@ -23,6 +23,20 @@ class HttpsClient(Client):
         return super().generic(method, path, data, content_type, secure=True, **extra)
 
 
+@pytest.fixture
+def flaky_mailer(settings):
+    """Mail through tests.mailers.FlakyBackend, which a test can make fail like a real mail server."""
+    from . import mailers
+
+    settings.MAILERS = {"default": {"BACKEND": "tests.mailers.FlakyBackend"}}
+    mailers.FlakyBackend.failure = None
+    mailers.FlakyBackend.down = False
+    mailers.FlakyBackend.attempts = mailers.FlakyBackend.connections = 0
+    yield mailers.FlakyBackend
+    mailers.FlakyBackend.failure = None
+    mailers.FlakyBackend.down = False
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Rate-limit counters from one test must not spill into the next."""

@@ -6,10 +6,21 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 
 
 class FlakyBackend(LocmemBackend):
-    """Raises `failure` (when set) instead of sending; otherwise behaves like locmem."""
+    """
+    Raises `failure` (when set) instead of sending, and refuses connections
+    while `down`, like a mail server that is off; otherwise behaves like locmem.
+    """
 
     failure: Exception | None = None
+    down = False
     attempts = 0
+    connections = 0
+
+    def open(self):
+        FlakyBackend.connections += 1
+        if FlakyBackend.down:
+            raise SERVER_DOWN
+        return super().open()
 
     def send_messages(self, messages):
         FlakyBackend.attempts += 1

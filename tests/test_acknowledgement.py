@@ -18,15 +18,6 @@ pytestmark = pytest.mark.django_db
 NOW = "2026-11-23 09:00:00 +0000"
 
 
-@pytest.fixture
-def flaky_mailer(settings):
-    settings.MAILERS = {"default": {"BACKEND": "tests.mailers.FlakyBackend"}}
-    mailers.FlakyBackend.failure = None
-    mailers.FlakyBackend.attempts = 0
-    yield mailers.FlakyBackend
-    mailers.FlakyBackend.failure = None
-
-
 def use_broker(url: str) -> None:
     celery_app.conf.broker_url = url
     # Drop pooled connections to the previous broker, as a forked worker does.
@@ -90,7 +81,7 @@ def test_a_mail_server_down_for_a_day_costs_latency_not_the_email(flaky_mailer, 
             clock.shift(timedelta(minutes=2))  # the sweeper's interval
         submission.refresh_from_db()
         assert submission.ack_status == AckStatus.PENDING, "still waiting, not given up"
-        assert submission.ack_attempts < settings.QIPP_ACK_MAX_ATTEMPTS
+        assert submission.ack_attempts < settings.QIPP_EMAIL_MAX_ATTEMPTS
         assert flaky_mailer.attempts == submission.ack_attempts, "attempts count real tries only"
 
         flaky_mailer.failure = None
@@ -115,7 +106,7 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_marked_failed(fla
 
 
 def test_it_gives_up_after_the_last_attempt_and_marks_the_row_failed(flaky_mailer, settings):
-    settings.QIPP_ACK_MAX_ATTEMPTS = 3
+    settings.QIPP_EMAIL_MAX_ATTEMPTS = 3
     submission = SubmissionFactory()
     flaky_mailer.failure = mailers.SERVER_DOWN
     with time_machine.travel(NOW, tick=False) as clock:

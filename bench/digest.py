@@ -1,0 +1,162 @@
+"""
+The digest measure: compiling last week's digest through feedback.digests,
+against the same work written by hand as SQL (marking the week's rows, then
+every aggregate the digest holds), at each database size. Both run inside a
+transaction that is rolled back, so every round compiles the same week from
+scratch. Peak Python memory of the compile is reported per size: it must not
+grow with the number of submissions.
+"""
+
+import tracemalloc
+
+from harness import Result, alternate, median
+
+# The same aggregation as feedback.digests.build_content, by hand.
+MARK = """
+UPDATE feedback_submission s SET digest_id = %(digest)s
+WHERE s.digest_id IS NULL AND s.received_at < %(end)s
+  AND (s.received_at >= %(start)s OR EXISTS (
+    SELECT 1 FROM feedback_digest d WHERE d.status IN ('ready', 'approved')
+      AND d.period_start <= s.received_at AND d.period_end > s.received_at))
+"""
+AGGREGATES = [
+    """SELECT count(*), count(*) FILTER (WHERE received_at >= %(start)s), count(*) FILTER (WHERE consent_to_quote)
+       FROM feedback_submission WHERE digest_id = %(digest)s""",
+    "SELECT received_at FROM feedback_submission WHERE digest_id = %(digest)s AND received_at < %(start)s",
+    """SELECT count(*) FROM feedback_submission s JOIN feedback_digest d ON d.id = s.digest_id
+       WHERE d.number IS NOT NULL""",
+    """SELECT v.element, count(DISTINCT v.submission_id) FROM feedback_view v
+       JOIN feedback_submission s ON s.id = v.submission_id WHERE s.digest_id = %(digest)s GROUP BY v.element""",
+    """SELECT v.element, count(*) FROM feedback_view v
+       JOIN feedback_submission s ON s.id = v.submission_id WHERE s.digest_id = %(digest)s GROUP BY v.element""",
+    """SELECT v.element, v.level, count(DISTINCT v.submission_id) FROM feedback_view v
+       JOIN feedback_submission s ON s.id = v.submission_id WHERE s.digest_id = %(digest)s
+       GROUP BY v.element, v.level""",
+    "SELECT region, count(*) FROM feedback_submission WHERE digest_id = %(digest)s GROUP BY region",
+    """SELECT organisation_type, count(*) FROM feedback_submission WHERE digest_id = %(digest)s
+       GROUP BY organisation_type""",
+    "SELECT role, count(*) FROM feedback_submission WHERE digest_id = %(digest)s GROUP BY role",
+]
+PER_ELEMENT = [
+    """SELECT t.theme_id, th.name, count(DISTINCT v.submission_id),
+         count(DISTINCT v.submission_id) FILTER (WHERE t.stance = 'supports'),
+         count(DISTINCT v.submission_id) FILTER (WHERE t.stance = 'opposes'),
+         count(DISTINCT v.submission_id) FILTER (WHERE t.stance = 'mixed')
+       FROM feedback_themetag t JOIN feedback_theme th ON th.id = t.theme_id
+       JOIN feedback_view v ON v.id = t.view_id JOIN feedback_submission s ON s.id = v.submission_id
+       WHERE s.digest_id = %(digest)s AND v.element = %(element)s
+         AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL)
+       GROUP BY t.theme_id, th.name ORDER BY 3 DESC, th.name""",
+    """SELECT v.id, v.text, s.role, s.organisation_type, s.region FROM feedback_view v
+       JOIN feedback_submission s ON s.id = v.submission_id
+       WHERE s.digest_id = %(digest)s AND s.consent_to_quote AND v.element = %(element)s
+       ORDER BY s.received_at, v.id LIMIT 3""",
+]
+QUOTE_BY_THEME = """SELECT v.id, v.text FROM feedback_view v
+       JOIN feedback_submission s ON s.id = v.submission_id
+       JOIN feedback_themetag t ON t.view_id = v.id
+       WHERE s.digest_id = %(digest)s AND s.consent_to_quote AND v.element = %(element)s AND t.theme_id = %(theme)s
+       ORDER BY s.received_at, v.id LIMIT 1"""
+NATIONAL_POLICY = [
+    """SELECT v.id, v.text, s.role, s.organisation_type, s.region FROM feedback_view v
+       JOIN feedback_submission s ON s.id = v.submission_id
+       WHERE s.digest_id = %(digest)s AND s.consent_to_quote AND v.element = 'national_policy'
+       ORDER BY s.received_at, v.id""",
+    """SELECT count(DISTINCT v.submission_id) FROM feedback_view v
+       JOIN feedback_submission s ON s.id = v.submission_id
+       WHERE s.digest_id = %(digest)s AND NOT s.consent_to_quote AND v.element = 'national_policy'""",
+]
+
+
+class Rollback(Exception):
+    pass
+
+
+def _in_rolled_back_transaction(work) -> None:
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            work()
+            raise Rollback
+    except Rollback:
+        pass
+
+
+def raw_sql_compile(week) -> None:
+    from django.db import connection
+
+    from feedback.models import Digest, Element
+
+    digest = Digest.objects.create(period_start=week.start, period_end=week.end, status="compiling")
+    params = {"digest": digest.pk, "start": week.start, "end": week.end}
+    with connection.cursor() as cursor:
+        cursor.execute(MARK, params)
+        for statement in AGGREGATES:
+            cursor.execute(statement, params)
+            cursor.fetchall()
+        for element in Element:
+            cursor.execute(PER_ELEMENT[0], {**params, "element": element.value})
+            themes = cursor.fetchall()
+            for theme in themes[:3]:
+                cursor.execute(QUOTE_BY_THEME, {**params, "element": element.value, "theme": theme[0]})
+                cursor.fetchall()
+            cursor.execute(PER_ELEMENT[1], {**params, "element": element.value})
+            cursor.fetchall()
+        for statement in NATIONAL_POLICY:
+            cursor.execute(statement, params)
+            cursor.fetchall()
+
+
+def portal_compile(week) -> None:
+    from feedback import digests
+
+    digest = digests.compile_digest(week=week)
+    assert digest.status == "ready", digest.last_error
+
+
+def peak_memory(week) -> int:
+    """Peak Python memory, in bytes, while the portal compiles the week."""
+    tracemalloc.start()
+    try:
+        _in_rolled_back_transaction(lambda: portal_compile(week))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def measure(*, size: int, rounds: int) -> tuple[Result, int]:
+    from django.db import connection
+
+    from feedback import digests
+    from feedback.models import Submission
+
+    week = digests.last_complete_week()
+    rows = Submission.objects.filter(received_at__gte=week.start, received_at__lt=week.end).count()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    # One untimed run of each warms the caches the timed ones share.
+    _in_rolled_back_transaction(lambda: raw_sql_compile(week))
+    _in_rolled_back_transaction(lambda: portal_compile(week))
+    ceilings, portals = alternate(
+        rounds,
+        lambda: _in_rolled_back_transaction(lambda: raw_sql_compile(week)),
+        lambda: _in_rolled_back_transaction(lambda: portal_compile(week)),
+    )
+    ceiling, portal = median(ceilings), median(portals)
+    memory = peak_memory(week)
+    result = Result(
+        measure=f"digest compile, last week, {size:,} submissions",
+        unit="s",
+        ceiling=ceiling,
+        portal=portal,
+        target="<= 2x",
+        ratio=portal / ceiling,
+        passed=portal / ceiling <= 2,
+        notes={
+            "week": f"{week} ({rows:,} submissions)",
+            "rounds (ceiling, portal)": f"{[round(c, 4) for c in ceilings]}, {[round(p, 4) for p in portals]}",
+            "peak Python memory of a compile": f"{memory / 1024:,.0f} KiB",
+        },
+    )
+    return result, memory
