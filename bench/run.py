@@ -30,6 +30,7 @@ def main() -> int:
     with Database(f"qipp_bench_{os.getpid()}") as database:
         setup_django(database.url)
         import digest
+        import fanout
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
@@ -41,6 +42,8 @@ def main() -> int:
             seeded = size
             result, memories[size] = digest.measure(size=size, rounds=rounds)
             results.append(result)
+            if size == sizes[0]:
+                results.append(fanout.measure(rounds=rounds))
         if len(memories) > 1:
             smallest, largest = min(memories), max(memories)
             ratio = memories[largest] / memories[smallest]

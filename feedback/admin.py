@@ -85,7 +85,7 @@ class ThemeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        if not self.value().isdigit():
+        if not str(self.value()).isdigit():
             return queryset.none()
         tags = ThemeTag.objects.confirmed().filter(view__submission=OuterRef("pk"), theme_id=self.value())
         return queryset.filter(Exists(tags))
@@ -131,7 +131,7 @@ class DigestFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        return queryset.filter(digest_id=self.value()) if self.value().isdigit() else queryset.none()
+        return queryset.filter(digest_id=self.value()) if str(self.value()).isdigit() else queryset.none()
 
 
 class LateFilter(admin.SimpleListFilter):
@@ -197,6 +197,10 @@ class AckProblemFilter(admin.SimpleListFilter):
 # --- Submissions -------------------------------------------------------------
 
 
+def tag_label(tag: ThemeTag) -> str:
+    return str(tag) if tag.is_confirmed else f"{tag} (suggested, not yet confirmed)"
+
+
 class ViewInline(admin.StackedInline):
     model = View
     extra = 0
@@ -209,7 +213,7 @@ class ViewInline(admin.StackedInline):
 
     @admin.display(description="themes")
     def themes(self, view: View) -> str:
-        return ", ".join(str(tag) for tag in view.tags.all()) or "None yet"
+        return ", ".join(tag_label(tag) for tag in view.tags.all()) or "None yet"
 
 
 class NoteForm(forms.ModelForm):
@@ -339,7 +343,11 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.display(description="themes")
     def theme_list(self, submission: Submission) -> str:
-        names = sorted({tag.theme.name for view in submission.views.all() for tag in view.tags.all()})
+        tags = [tag for view in submission.views.all() for tag in view.tags.all()]
+        names = sorted({tag.theme.name for tag in tags if tag.is_confirmed})
+        suggested = len({tag.theme_id for tag in tags if not tag.is_confirmed})
+        if suggested:
+            names.append(f"{suggested} suggested")
         return ", ".join(names) or "-"
 
     @admin.display(description="principles")
@@ -500,6 +508,8 @@ class ThemeTagInline(admin.TabularInline):
 
     @admin.display(description="assigned by")
     def assigned(self, tag: ThemeTag) -> str:
+        if tag.pk is None:
+            return "you, when saved"
         if tag.assigned_by:
             return tag.assigned_by.get_username()
         if tag.confirmed_by:
@@ -518,6 +528,9 @@ class ViewAdmin(admin.ModelAdmin):
     def get_model_perms(self, request):
         # Reached from submissions, not listed on its own.
         return {}
+
+    def changelist_view(self, request, extra_context=None):
+        return HttpResponseRedirect(reverse("admin:feedback_submission_changelist"))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -568,7 +581,7 @@ class MergeForm(forms.Form):
 
 @admin.register(Theme)
 class ThemeAdmin(admin.ModelAdmin):
-    list_display = ["name", "element", "tag_count", "state"]
+    list_display = ["name", "element", "tag_count", "suggested_count", "state"]
     list_filter = ["element", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description"]
     fields = ["element", "name", "description", "state"]
@@ -576,7 +589,13 @@ class ThemeAdmin(admin.ModelAdmin):
     actions = ["retire", "restore", "merge"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("merged_into").annotate(tag_total=Count("tags"))
+        confirmed = Q(tags__assigned_by__isnull=False) | Q(tags__confirmed_by__isnull=False)
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("merged_into")
+            .annotate(tag_total=Count("tags", filter=confirmed), suggested=Count("tags", filter=~confirmed))
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # The element of a theme in use never changes: its tags would fall out of step.
@@ -593,6 +612,10 @@ class ThemeAdmin(admin.ModelAdmin):
     @admin.display(description="views tagged", ordering="tag_total")
     def tag_count(self, theme: Theme) -> int:
         return theme.tag_total
+
+    @admin.display(description="suggested, not yet confirmed", ordering="suggested")
+    def suggested_count(self, theme: Theme) -> int:
+        return theme.suggested
 
     @admin.display(description="state")
     def state(self, theme: Theme) -> str:
@@ -661,7 +684,17 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="detail")
     def summary(self, event: AuditEvent) -> str:
-        return "; ".join(f"{key}: {value}" for key, value in event.detail.items())
+        return "; ".join(f"{key.replace('_', ' ')}: {_readable(value)}" for key, value in event.detail.items())
+
+
+def _readable(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_readable(item)}" for key, item in value.items()) or "none"
+    if isinstance(value, list):
+        return ", ".join(_readable(item) for item in value) or "none"
+    return str(value)
 
 
 # --- Staff accounts ----------------------------------------------------------

@@ -16,6 +16,8 @@ class PortalAdminSite(admin.AdminSite):
     site_header = "QIPP challenge feedback: policy team"
     site_title = "QIPP feedback workspace"
     index_title = "Dashboard"
+    # The workspace's tables need the width more than a second menu.
+    enable_nav_sidebar = False
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user

@@ -1,7 +1,289 @@
-"""Aggregate figures for the policy team's dashboard (the admin's landing page)."""
+"""
+Aggregate figures for the policy team's dashboard (the admin's landing page).
+
+Digest readers see it too, so it holds counts, references and our own labels,
+never a respondent's name, email address or text. Each figure is one
+aggregate query (the unread list two), so the number of queries is the same
+with ten submissions or a million.
+"""
 
 from datetime import datetime
 
+from django.db.models import Count, Prefetch, Q
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from .models import Element, Level, Status, Submission, View
+from .periods import Week, week_of
+
+NEWEST_UNREAD = 10
+NO_LEVEL = ""
+LEVEL_COLUMNS = [
+    *({"code": level.value, "label": level.value.capitalize()} for level in Level),
+    {"code": NO_LEVEL, "label": "No level"},
+]
+# NHS palette colours, each at least 4.5:1 against the chart's white background.
+ELEMENT_COLOURS = {
+    Element.PRIORITISATION: "#005eb8",
+    Element.LEADERSHIP: "#007f3b",
+    Element.ENGAGEMENT: "#ae2573",
+    Element.NATIONAL_POLICY: "#425563",
+}
+
 
 def summary(*, now: datetime, weeks: int = 12) -> dict:
-    raise NotImplementedError
+    """
+    What the dashboard shows at `now`: totals, views per element for each of
+    the last `weeks` ISO weeks (the current one included, oldest first), the
+    element x level grid, the newest unread submissions, and a chart of the
+    weeks. Five queries, whatever the size of the tables.
+    """
+    if weeks < 1:
+        raise ValueError("The dashboard shows at least one week.")
+    this_week = week_of(now)
+    shown = [this_week]
+    while len(shown) < weeks:
+        shown.insert(0, shown[0].previous())
+    grid = _grid()
+    weekly = _weekly(shown)
+    return {
+        "totals": {**_submission_totals(this_week), "views": grid["total"]},
+        "this_week": this_week.label,
+        "elements": [{"code": element.value, "label": element.label} for element in Element],
+        "weeks": weekly,
+        "grid": grid,
+        "newest_unread": _newest_unread(),
+        "chart": weekly_chart(weekly),
+    }
+
+
+def _submission_totals(this_week: Week) -> dict:
+    last_week = this_week.previous()
+    return Submission.objects.aggregate(
+        submissions=Count("*"),
+        this_week=Count("pk", filter=Q(received_at__gte=this_week.start, received_at__lt=this_week.end)),
+        last_week=Count("pk", filter=Q(received_at__gte=last_week.start, received_at__lt=last_week.end)),
+        unread=Count("pk", filter=Q(status=Status.NEW)),
+    )
+
+
+def _weekly(weeks: list[Week]) -> list[dict]:
+    # One conditional count per week, grouped by element, rather than grouping on a truncated
+    # local time: on a million submissions it halves the time (no time-zone conversion per
+    # row, and four groups instead of an aggregate the planner cannot size).
+    starts = [week.start for week in weeks] + [weeks[-1].end]
+    per_week = {
+        f"week_{index}": Count("pk", filter=Q(submission__received_at__gte=start, submission__received_at__lt=end))
+        for index, (start, end) in enumerate(zip(starts, starts[1:], strict=False))
+    }
+    rows = {
+        row["element"]: row
+        for row in View.objects.filter(submission__received_at__gte=starts[0], submission__received_at__lt=starts[-1])
+        .values("element")
+        .annotate(**per_week)
+        .order_by()
+    }
+    weekly = []
+    for index, week in enumerate(weeks):
+        by_element = [rows.get(element, {}).get(f"week_{index}", 0) for element in Element.values]
+        weekly.append({"label": week.label, "monday": week.monday, "counts": by_element, "total": sum(by_element)})
+    return weekly
+
+
+def _grid() -> dict:
+    counts = {
+        (row["element"], row["level"]): row["count"]
+        # COUNT(*), not COUNT(id): the (element, level) index alone answers it.
+        for row in View.objects.values("element", "level").annotate(count=Count("*")).order_by()
+    }
+    rows = []
+    for element in Element:
+        cells = [counts.get((element.value, column["code"]), 0) for column in LEVEL_COLUMNS]
+        rows.append({"code": element.value, "label": element.label, "counts": cells, "total": sum(cells)})
+    return {
+        "columns": LEVEL_COLUMNS,
+        "rows": rows,
+        "column_totals": [sum(row["counts"][index] for row in rows) for index in range(len(LEVEL_COLUMNS))],
+        # Every view, even one whose element or level is in none of the lists: the true number of views.
+        "total": sum(counts.values()),
+    }
+
+
+def _newest_unread() -> list[dict]:
+    submissions = (
+        Submission.objects.filter(status=Status.NEW)
+        .order_by("-received_at", "-pk")
+        # Only what the list shows: names and email addresses are never even loaded.
+        .only("pk", "reference", "received_at", "organisation_type", "region")
+        # Ordered by position alone: View's default ordering would join submissions again.
+        .prefetch_related(
+            Prefetch("views", queryset=View.objects.only("pk", "submission_id", "element").order_by("position"))
+        )
+    )[:NEWEST_UNREAD]
+    return [
+        {
+            "reference": submission.reference,
+            "received_at": submission.received_at,
+            "elements": submission.elements,
+            "organisation_type": submission.get_organisation_type_display(),
+            "region": submission.get_region_display(),
+            "url": reverse("admin:feedback_submission_change", args=[submission.pk]),
+        }
+        for submission in submissions
+    ]
+
+
+# The chart's geometry, in SVG user units.
+CHART_WIDTH = 760
+CHART_HEIGHT = 360
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 64, 744, 76, 300
+TEXT_COLOUR = "#212b32"
+GRID_COLOUR = "#d8dde0"
+
+
+def weekly_chart(weekly: list[dict]) -> SafeString:
+    """
+    Grouped bars of views per element, week by week, as inline SVG. Only
+    presentation attributes (the Content-Security-Policy allows no inline
+    styles), and every value is a number or one of our own labels, escaped
+    all the same by format_html.
+    """
+    top, step = _scale(max((count for week in weekly for count in week["counts"]), default=0))
+    plot_height = PLOT_BOTTOM - PLOT_TOP
+    group_width = (PLOT_RIGHT - PLOT_LEFT) / max(len(weekly), 1)
+    bar_width = group_width * 0.8 / len(Element)
+    elements = list(Element)
+
+    def y(value: int) -> float:
+        return PLOT_BOTTOM - plot_height * value / top
+
+    parts = [
+        format_html(
+            '<rect x="0" y="0" width="{}" height="{}" fill="#ffffff" stroke="{}"/>',
+            CHART_WIDTH,
+            CHART_HEIGHT,
+            GRID_COLOUR,
+        )
+    ]
+    for tick in range(0, top + 1, step):
+        parts.append(
+            format_html(
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
+                '<text x="{}" y="{}" text-anchor="end" dominant-baseline="middle">{}</text>',
+                PLOT_LEFT,
+                _n(y(tick)),
+                PLOT_RIGHT,
+                _n(y(tick)),
+                GRID_COLOUR,
+                PLOT_LEFT - 8,
+                _n(y(tick)),
+                f"{tick:,}",
+            )
+        )
+    for index, week in enumerate(weekly):
+        left = PLOT_LEFT + group_width * index + group_width * 0.1
+        for position, count in enumerate(week["counts"]):
+            if not count:
+                continue
+            element = elements[position]
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}, {}: {}</title></rect>',
+                    _n(left + bar_width * position),
+                    _n(y(count)),
+                    _n(bar_width),
+                    _n(PLOT_BOTTOM - y(count)),
+                    ELEMENT_COLOURS[element],
+                    week["label"],
+                    element.label,
+                    f"{count:,}",
+                )
+            )
+        centre = PLOT_LEFT + group_width * (index + 0.5)
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="middle">{}</text>'
+                '<text x="{}" y="{}" text-anchor="middle" font-size="10">{}</text>',
+                _n(centre),
+                PLOT_BOTTOM + 16,
+                week["label"][-3:],
+                _n(centre),
+                PLOT_BOTTOM + 30,
+                f"{week['monday'].day} {week['monday']:%b}",
+            )
+        )
+    parts.append(
+        format_html(
+            '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
+            '<text x="{}" y="{}" text-anchor="middle">ISO week, and the date of its Monday</text>'
+            '<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">Views</text>',
+            PLOT_LEFT,
+            PLOT_BOTTOM,
+            PLOT_RIGHT,
+            PLOT_BOTTOM,
+            TEXT_COLOUR,
+            _n((PLOT_LEFT + PLOT_RIGHT) / 2),
+            CHART_HEIGHT - 12,
+            _n((PLOT_TOP + PLOT_BOTTOM) / 2),
+            _n((PLOT_TOP + PLOT_BOTTOM) / 2),
+        )
+    )
+    for position, element in enumerate(elements):
+        x = PLOT_LEFT + (position % 2) * 340
+        legend_y = 20 + (position // 2) * 24
+        parts.append(
+            format_html(
+                '<rect x="{}" y="{}" width="14" height="14" fill="{}"/><text x="{}" y="{}">{}</text>',
+                x,
+                legend_y,
+                ELEMENT_COLOURS[element],
+                x + 20,
+                legend_y + 11,
+                element.label,
+            )
+        )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'aria-labelledby="dashboard-chart-title dashboard-chart-description" font-size="12" fill="{}">'
+        '<title id="dashboard-chart-title">{}</title><desc id="dashboard-chart-description">{}</desc>{}</svg>',
+        CHART_WIDTH,
+        CHART_HEIGHT,
+        CHART_WIDTH,
+        CHART_HEIGHT,
+        TEXT_COLOUR,
+        "Views per element, week by week",
+        _describe(weekly),
+        format_html_join("", "{}", ((part,) for part in parts)),
+    )
+
+
+def _describe(weekly: list[dict]) -> str:
+    if not weekly:
+        return "No weeks to show."
+    total = sum(week["total"] for week in weekly)
+    busiest = max(weekly, key=lambda week: week["total"])
+    first, last = weekly[0]["label"], weekly[-1]["label"]
+    if not total:
+        return f"Grouped bar chart, {first} to {last}: no views yet. The table below gives the same figures."
+    return (
+        f"Grouped bar chart of views on each of the four elements, {first} to {last}: {total:,} views in all, "
+        f"the most in {busiest['label']} ({busiest['total']:,}). The table below gives every figure."
+    )
+
+
+def _scale(maximum: int) -> tuple[int, int]:
+    """The top of the axis and the step between gridlines: 1, 2 or 5 times a power of ten, at most 5 steps."""
+    if maximum <= 0:
+        return 1, 1
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if maximum <= step * factor * 5:
+                size = step * factor
+                return -(-maximum // size) * size, size
+        step *= 10
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")

@@ -214,7 +214,7 @@ class DigestAdmin(admin.ModelAdmin):
                 "digest": digest,
                 "content": presented(digest, absolute=True),
                 "styles": _stylesheet(),
-                "can_follow_links": True,
+                "can_follow_links": request.user.has_perm("feedback.view_submission"),
             },
         )
         pdf = HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()

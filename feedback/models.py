@@ -232,7 +232,7 @@ class Submission(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=10, choices=Source, default=Source.WEB)
-    status = models.CharField(max_length=10, choices=Status, default=Status.NEW, db_index=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.NEW)
 
     # About the respondent. Name and email are optional: responses may be anonymous.
     name = models.CharField(max_length=200, blank=True)
@@ -267,6 +267,8 @@ class Submission(models.Model):
         ordering = ["-received_at"]
         indexes = [
             models.Index(fields=["ack_status", "ack_next_attempt_at"], name="submission_ack_due"),
+            # Triage by status, newest first (the dashboard's unread list, the status filter).
+            models.Index(fields=["status", "-received_at"], name="submission_status_received"),
             # Submissions no digest has counted yet: what the next compile looks for.
             models.Index(fields=["received_at"], condition=Q(digest__isnull=True), name="submission_uncounted"),
         ]
@@ -312,7 +314,9 @@ class View(models.Model):
     text = models.TextField(max_length=5000)
 
     class Meta:
-        ordering = ["submission", "position"]
+        # By the column, not the relation: ordering by "submission" would join
+        # submissions to sort by their own ordering on every query of views.
+        ordering = ["submission_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["submission", "position"], name="view_position_unique"),
             models.CheckConstraint(
@@ -412,6 +416,10 @@ class ThemeTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.theme.name}{f' ({self.get_stance_display().lower()})' if self.stance else ''}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.assigned_by_id is not None or self.confirmed_by_id is not None
 
 
 class Note(models.Model):

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from .models import STUCK_SENDING_AFTER, SendStatus, Subscription, WeeklySend
+from .models import STUCK_SENDING_AFTER, Element, SendStatus, Subscription, WeeklySend
 
 
 @admin.register(Subscription)
@@ -16,7 +16,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.display(description="elements")
     def element_list(self, subscription: Subscription) -> str:
-        return ", ".join(subscription.elements) or "all"
+        if not subscription.elements:
+            return "All elements"
+        return ", ".join(Element(code).label for code in subscription.element_codes)
 
 
 class StuckFilter(admin.SimpleListFilter):

@@ -445,3 +445,33 @@ def test_an_administrator_resets_a_lost_device_with_a_command(make_staff):
     call_command("reset_two_factor", user.username)
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert AuditEvent.objects.filter(action=AuditAction.TWO_FACTOR_RESET).exists()
+
+
+def test_the_list_shows_its_filter_counts_without_failing(client, make_staff, submission):
+    make_staff(REVIEWER, client=client)
+    Theme.objects.create(element=Element.LEADERSHIP, name="Board support")
+    assert client.get("/admin/feedback/submission/?_facets=True").status_code == 200
+
+
+def test_a_page_someone_may_not_see_says_so_in_plain_words(client, make_staff):
+    make_staff(READER, client=client)
+    page = client.get("/admin/feedback/submission/")
+    assert page.status_code == 403
+    assert "You cannot see this page" in page.content.decode()
+
+
+def test_suggested_themes_are_marked_apart_from_confirmed_ones(client, make_staff, submission):
+    reviewer = make_staff(REVIEWER, client=client)
+    view = submission.views.get(position=2)
+    confirmed = Theme.objects.create(element=Element.ENGAGEMENT, name="Joint working")
+    suggested = Theme.objects.create(element=Element.ENGAGEMENT, name="Narrative")
+    ThemeTag.objects.create(view=view, theme=confirmed, assigned_by=reviewer)
+    ThemeTag.objects.create(view=view, theme=suggested)
+    assert "Joint working, 1 suggested" in changelist(client)
+    codebook = client.get("/admin/feedback/theme/").content.decode()
+    assert "suggested, not yet confirmed" in codebook.lower()
+
+
+def test_the_views_list_leads_back_to_the_submissions(client, make_staff):
+    make_staff(REVIEWER, client=client)
+    assert client.get("/admin/feedback/view/")["Location"] == "/admin/feedback/submission/"

@@ -1,0 +1,126 @@
+"""
+The weekly email fan-out: 1,000 subscribers sent last week's summary through
+feedback.emails (send rows claimed in batches, one SMTP connection a batch),
+against building and sending 1,000 plain multipart messages over one
+connection with Django alone. Both go to a local SMTP sink (aiosmtpd) on a
+free loopback port, started and stopped here.
+"""
+
+import socket
+import tracemalloc
+from contextlib import contextmanager
+
+from harness import Result, alternate, median
+
+SUBSCRIBERS = 1000
+
+
+class CountingHandler:
+    def __init__(self):
+        self.messages = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def smtp_sink():
+    from aiosmtpd.controller import Controller
+
+    handler = CountingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+def _subscribers() -> None:
+    from django.contrib.auth.models import User
+
+    from feedback.models import Subscription
+
+    users = User.objects.bulk_create(
+        User(username=f"bench.subscriber.{n}", email=f"subscriber{n}@example.nhs.uk", is_staff=True)
+        for n in range(SUBSCRIBERS)
+    )
+    Subscription.objects.bulk_create(Subscription(user=user, active=True) for user in users)
+
+
+def _plain_django(port: int) -> None:
+    from django.core import mail
+    from django.core.mail import EmailMultiAlternatives
+
+    messages = []
+    for n in range(SUBSCRIBERS):
+        message = EmailMultiAlternatives(
+            subject="Weekly summary",
+            body="New submissions this week: 123.\n" * 20,
+            from_email="noreply@example.nhs.uk",
+            to=[f"subscriber{n}@example.nhs.uk"],
+        )
+        message.attach_alternative("<p>New submissions this week: <strong>123</strong>.</p>" * 20, "text/html")
+        messages.append(message)
+    connection = mail.mailers["default"]
+    connection.open()
+    connection.send_messages(messages)
+    connection.close()
+
+
+def _portal(week) -> None:
+    from feedback import emails
+    from feedback.models import WeeklySend
+
+    WeeklySend.objects.all().delete()
+    emails.plan_weekly_emails(week=week)
+    outcomes = emails.send_weekly_emails()
+    assert outcomes["sent"] == SUBSCRIBERS, outcomes
+
+
+def measure(*, rounds: int) -> Result:
+    from django.conf import settings
+
+    from feedback import digests, emails
+
+    week = emails.weekly_week_due()
+    digests.compile_digest(week=week)
+    _subscribers()
+    with smtp_sink() as (controller, handler):
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 10},
+            }
+        }
+        _plain_django(controller.port)
+        _portal(week)
+        ceilings, portals = alternate(rounds, lambda: _plain_django(controller.port), lambda: _portal(week))
+        tracemalloc.start()
+        _portal(week)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        received = handler.messages
+    ceiling, portal = median(ceilings) / SUBSCRIBERS, median(portals) / SUBSCRIBERS
+    return Result(
+        measure=f"weekly email fan-out, {SUBSCRIBERS:,} subscribers, per email",
+        unit="s",
+        ceiling=ceiling,
+        portal=portal,
+        target="<= 2x",
+        ratio=portal / ceiling,
+        passed=portal / ceiling <= 2,
+        notes={
+            "emails a second (plain Django, portal)": f"{1 / ceiling:,.0f}, {1 / portal:,.0f}",
+            "batch (one SMTP connection each)": settings.QIPP_WEEKLY_EMAIL_BATCH,
+            "peak Python memory of a fan-out": f"{peak / 1024:,.0f} KiB",
+            "messages the sink received": f"{received:,}",
+        },
+    )
