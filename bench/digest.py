@@ -11,14 +11,11 @@ import tracemalloc
 
 from harness import Result, alternate, median
 
-# The same aggregation as feedback.digests.build_content, by hand.
-MARK = """
-UPDATE feedback_submission s SET digest_id = %(digest)s
-WHERE s.digest_id IS NULL AND s.received_at < %(end)s
-  AND (s.received_at >= %(start)s OR EXISTS (
-    SELECT 1 FROM feedback_digest d WHERE d.status IN ('ready', 'approved')
-      AND d.period_start <= s.received_at AND d.period_end > s.received_at))
-"""
+# The same work as feedback.digests, by hand: mark the week's rows and any
+# late ones for weeks already compiled, then every aggregate the digest holds.
+COMPILED_WEEKS = "SELECT period_start, period_end FROM feedback_digest WHERE status IN ('ready', 'approved')"
+MARK = """UPDATE feedback_submission SET digest_id = %(digest)s
+WHERE digest_id IS NULL AND ({ranges})"""
 AGGREGATES = [
     """SELECT count(*), count(*) FILTER (WHERE received_at >= %(start)s), count(*) FILTER (WHERE consent_to_quote)
        FROM feedback_submission WHERE digest_id = %(digest)s""",
@@ -91,7 +88,12 @@ def raw_sql_compile(week) -> None:
     digest = Digest.objects.create(period_start=week.start, period_end=week.end, status="compiling")
     params = {"digest": digest.pk, "start": week.start, "end": week.end}
     with connection.cursor() as cursor:
-        cursor.execute(MARK, params)
+        cursor.execute(COMPILED_WEEKS)
+        weeks = [(week.start, week.end), *cursor.fetchall()]
+        ranges = " OR ".join(f"(received_at >= %(s{n})s AND received_at < %(e{n})s)" for n in range(len(weeks)))
+        for n, (start, end) in enumerate(weeks):
+            params[f"s{n}"], params[f"e{n}"] = start, end
+        cursor.execute(MARK.format(ranges=ranges), params)
         for statement in AGGREGATES:
             cursor.execute(statement, params)
             cursor.fetchall()

@@ -39,13 +39,26 @@ class PermanentEmailError(Exception):
     """The mail server refused the message for good (a 5xx reply)."""
 
 
-def _build(name: str, context: dict, *, to: list[str], headers: dict | None = None) -> EmailMultiAlternatives:
+def _render(name: str, context: dict) -> tuple[str, str, str]:
+    """An email's subject, text body and HTML body from its three templates."""
     context = {"site_url": settings.SITE_URL, **context}
     subject = render_to_string(f"emails/{name}-subject.txt", context)
     # A subject is one line, whatever the template's whitespace.
     subject = " ".join(subject.split())
-    text = render_to_string(f"emails/{name}-body.txt", context)
-    html = render_to_string(f"emails/{name}-body.html", context)
+    return (
+        subject,
+        render_to_string(f"emails/{name}-body.txt", context),
+        render_to_string(f"emails/{name}-body.html", context),
+    )
+
+
+def _build(name: str, context: dict, *, to: list[str], headers: dict | None = None) -> EmailMultiAlternatives:
+    return _message(*_render(name, context), to=to, headers=headers)
+
+
+def _message(
+    subject: str, text: str, html: str, *, to: list[str], headers: dict | None = None
+) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -193,10 +206,9 @@ def _absolute(path: str) -> str:
     return settings.SITE_URL + path
 
 
-def weekly_summary_context(*, user, digest: Digest, subscription: Subscription | None) -> dict:
-    """What one subscriber's summary says: their elements only, from the frozen digest."""
+def weekly_summary_context(*, digest: Digest, codes: list[str], unsubscribe_url: str) -> dict:
+    """What a summary says to subscribers of these elements, from the frozen digest."""
     content = digest.content
-    codes = subscription.element_codes if subscription else list(Element.values)
     changelist = reverse("admin:feedback_submission_changelist")
 
     def admin_link(**filters: str) -> str:
@@ -220,9 +232,7 @@ def weekly_summary_context(*, user, digest: Digest, subscription: Subscription |
     quotes = [{**quote, "element": element["label"]} for element in elements for quote in element["quotes"]][
         :WEEKLY_QUOTES
     ]
-    token = unsubscribe_token(user)
     return {
-        "user": user,
         "week": content["period"]["label"],
         "digest": digest,
         "digest_title": str(digest),
@@ -233,22 +243,38 @@ def weekly_summary_context(*, user, digest: Digest, subscription: Subscription |
         "nothing_new": not any(element["submissions"] for element in elements),
         "quotes": quotes,
         "all_elements": len(codes) == len(Element.values),
-        "unsubscribe_url": _absolute(reverse("weekly_unsubscribe", args=[token])),
+        "unsubscribe_url": unsubscribe_url,
         "preferences_url": _absolute(reverse("weekly_subscription")),
     }
 
 
-def build_weekly_summary(*, user, digest: Digest, subscription: Subscription | None) -> EmailMultiAlternatives:
-    context = weekly_summary_context(user=user, digest=digest, subscription=subscription)
-    context["subject_prefix"] = settings.QIPP_WEEKLY_EMAIL_SUBJECT
-    return _build(
-        "weekly-summary",
-        context,
+# Stands in for each subscriber's own unsubscribe link in a summary rendered
+# once for everyone who follows the same elements.
+UNSUBSCRIBE_PLACEHOLDER = "UNSUBSCRIBE-LINK-PLACEHOLDER"
+
+
+def build_weekly_summary(
+    *, user, digest: Digest, subscription: Subscription | None, rendered: dict | None = None
+) -> EmailMultiAlternatives:
+    """
+    One subscriber's weekly summary. Everyone following the same elements
+    reads the same words, so `rendered` (a dict kept for a batch) holds each
+    audience's rendering and only the unsubscribe link is filled in per person.
+    """
+    codes = subscription.element_codes if subscription else list(Element.values)
+    rendered = {} if rendered is None else rendered
+    key = (digest.pk, tuple(codes))
+    if key not in rendered:
+        context = weekly_summary_context(digest=digest, codes=codes, unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER)
+        rendered[key] = _render("weekly-summary", {**context, "subject_prefix": settings.QIPP_WEEKLY_EMAIL_SUBJECT})
+    unsubscribe_url = _absolute(reverse("weekly_unsubscribe", args=[unsubscribe_token(user)]))
+    subject, text, html = (part.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url) for part in rendered[key])
+    return _message(
+        subject,
+        text,
+        html,
         to=[user.email],
-        headers={
-            "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+        headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
 
 
@@ -285,6 +311,7 @@ def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, i
         for digest in Digest.objects.compiled().filter(period_start__in={row.period_start for row in batch})
     }
     subscriptions = {s.user_id: s for s in Subscription.objects.filter(user_id__in=[row.user_id for row in batch])}
+    rendered: dict = {}
     connection = mail.mailers["default"]
     try:
         connection.open()
@@ -300,7 +327,9 @@ def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, i
                     _weekly_failure(row, RuntimeError("the week's digest is not compiled"), permanent=False, now=now)
                 ] += 1
                 continue
-            message = build_weekly_summary(user=row.user, digest=digest, subscription=subscriptions.get(row.user_id))
+            message = build_weekly_summary(
+                user=row.user, digest=digest, subscription=subscriptions.get(row.user_id), rendered=rendered
+            )
             try:
                 _send(message, connection=connection)
             except PermanentEmailError as error:
