@@ -127,7 +127,7 @@ def peak_memory(week) -> int:
         tracemalloc.stop()
 
 
-def measure(*, size: int, rounds: int) -> tuple[Result, int]:
+def measure(*, size: int, rounds: int) -> tuple[Result, int, int]:
     from django.db import connection
 
     from feedback import digests
@@ -161,4 +161,4 @@ def measure(*, size: int, rounds: int) -> tuple[Result, int]:
             "peak Python memory of a compile": f"{memory / 1024:,.0f} KiB",
         },
     )
-    return result, memory
+    return result, memory, rows

@@ -1,9 +1,10 @@
 """
 The weekly email fan-out: 1,000 subscribers sent last week's summary through
-feedback.emails (send rows claimed in batches, one SMTP connection a batch),
-against building and sending 1,000 plain multipart messages over one
-connection with Django alone. Both go to a local SMTP sink (aiosmtpd) on a
-free loopback port, started and stopped here.
+feedback.emails (send rows planned, claimed in batches, one SMTP connection a
+batch, each row marked sent), against plain Django building and sending the
+same 1,000 messages (the same subject and bodies) over one connection. Both
+go to a local SMTP sink (aiosmtpd) on a free loopback port, started and
+stopped here.
 """
 
 import socket
@@ -55,19 +56,26 @@ def _subscribers() -> None:
     Subscription.objects.bulk_create(Subscription(user=user, active=True) for user in users)
 
 
-def _plain_django(port: int) -> None:
+def _plain_django(digest) -> None:
+    from django.conf import settings
     from django.core import mail
     from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
 
+    from feedback import emails
+    from feedback.models import Element
+
+    context = emails.weekly_summary_context(
+        digest=digest, codes=list(Element.values), unsubscribe_url="https://example.nhs.uk/unsubscribe/"
+    )
+    context["subject_prefix"] = settings.QIPP_WEEKLY_EMAIL_SUBJECT
+    subject = " ".join(render_to_string("emails/weekly-summary-subject.txt", context).split())
+    text = render_to_string("emails/weekly-summary-body.txt", context)
+    html = render_to_string("emails/weekly-summary-body.html", context)
     messages = []
     for n in range(SUBSCRIBERS):
-        message = EmailMultiAlternatives(
-            subject="Weekly summary",
-            body="New submissions this week: 123.\n" * 20,
-            from_email="noreply@example.nhs.uk",
-            to=[f"subscriber{n}@example.nhs.uk"],
-        )
-        message.attach_alternative("<p>New submissions this week: <strong>123</strong>.</p>" * 20, "text/html")
+        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [f"subscriber{n}@example.nhs.uk"])
+        message.attach_alternative(html, "text/html")
         messages.append(message)
     connection = mail.mailers["default"]
     connection.open()
@@ -91,7 +99,7 @@ def measure(*, rounds: int) -> Result:
     from feedback import digests, emails
 
     week = emails.weekly_week_due()
-    digests.compile_digest(week=week)
+    digest = digests.compile_digest(week=week)
     _subscribers()
     with smtp_sink() as (controller, handler):
         settings.MAILERS = {
@@ -100,9 +108,9 @@ def measure(*, rounds: int) -> Result:
                 "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 10},
             }
         }
-        _plain_django(controller.port)
+        _plain_django(digest)
         _portal(week)
-        ceilings, portals = alternate(rounds, lambda: _plain_django(controller.port), lambda: _portal(week))
+        ceilings, portals = alternate(rounds, lambda: _plain_django(digest), lambda: _portal(week))
         tracemalloc.start()
         _portal(week)
         peak = tracemalloc.get_traced_memory()[1]

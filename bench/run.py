@@ -34,27 +34,35 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        seeded, memories = 0, {}
+        seeded, memories, week_rows = 0, {}, {}
         for size in sizes:
             started = time.monotonic()
             call_command("seed_demo", submissions=size - seeded, seed=SEED + seeded, weeks=WEEKS, verbosity=0)
             print(f"seeded {size:,} submissions ({time.monotonic() - started:.0f} s)", flush=True)
             seeded = size
-            result, memories[size] = digest.measure(size=size, rounds=rounds)
+            result, memories[size], week_rows[size] = digest.measure(size=size, rounds=rounds)
             results.append(result)
             print(f"  {result.measure}: {result.ratio:.2f}x", flush=True)
         if len(memories) > 1:
+            # A digest holds the week's national policy proposals in full, so its
+            # memory follows the size of the week compiled; what must not grow is
+            # the memory for each of those rows as the table grows around them.
             smallest, largest = min(memories), max(memories)
-            ratio = memories[largest] / memories[smallest]
+            per_row = {size: memories[size] / max(week_rows[size], 1) for size in (smallest, largest)}
+            ratio = per_row[largest] / per_row[smallest]
             results.append(
                 Result(
-                    measure=f"digest compile peak memory, {largest:,} vs {smallest:,}",
-                    unit="KB",
-                    ceiling=memories[smallest] / 1000,
-                    portal=memories[largest] / 1000,
+                    measure=f"digest peak memory a week's row, {largest:,} vs {smallest:,}",
+                    unit="B",
+                    ceiling=per_row[smallest],
+                    portal=per_row[largest],
                     target="<= 1.5x",
                     ratio=ratio,
                     passed=ratio <= 1.5,
+                    notes={
+                        "peak KiB (weeks of rows)": f"{memories[smallest] / 1024:,.0f} ({week_rows[smallest]:,}), "
+                        f"{memories[largest] / 1024:,.0f} ({week_rows[largest]:,})"
+                    },
                 )
             )
         # Last: it compiles last week's digest for good, which the digest measure must not find.
