@@ -72,3 +72,23 @@ def test_the_same_week_compiled_concurrently_makes_one_digest():
     assert digest.status == DigestStatus.READY and digest.number == 1
     assert digest.content["headline"]["new"] == 5
     assert {result.pk for result in results} == {digest.pk}
+
+
+def test_the_weekly_send_run_from_two_processes_at_once_sends_one_email_each(mailoutbox):
+    import time_machine
+    from django.contrib.auth.models import User
+
+    from feedback import digests
+    from feedback.models import SendStatus, Subscription, WeeklySend
+    from feedback.periods import Week
+
+    week = Week.parse("2026-W47")
+    users = [User.objects.create_user(f"sub{n}", email=f"sub{n}@example.nhs.uk", is_staff=True) for n in range(30)]
+    Subscription.objects.bulk_create(Subscription(user=user) for user in users)
+    with time_machine.travel("2026-11-23 08:00 +0000"):
+        digests.compile_digest(week=week)
+        emails.plan_weekly_emails(week=week)
+        outcomes = all_at_once(2, lambda: emails.send_weekly_emails(batch_size=4))
+    assert sum(outcome["sent"] for outcome in outcomes) == 30
+    assert sorted(message.to[0] for message in mailoutbox) == sorted(user.email for user in users)
+    assert WeeklySend.objects.filter(status=SendStatus.SENT).count() == 30
