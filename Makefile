@@ -36,7 +36,7 @@ assets: build/static/css/portal.css ## Build the NHS.UK design system styles and
 run: $(BIN)/.installed assets ## Run the portal: web, Celery worker and beat, on http://127.0.0.1:8000/
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	@$(DEV_ENV) $(BIN)/python manage.py ensure_demo_login
-	@echo "Emails are written to var/sent-emails/ (one file per email)."
+	@echo "Emails are written to var/sent-emails/ (a file for each connection to the mail backend)."
 	@echo "Portal: http://127.0.0.1:$(WEB_PORT)/   (Ctrl-C stops web, worker and beat)"
 	@$(DEV_ENV) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
