@@ -286,7 +286,7 @@ def send_weekly_emails(*, now: datetime | None = None, batch_size: int | None = 
     only the claimer sends it. Returns counts by outcome.
     """
     now = now or timezone.now()
-    outcomes = {"sent": 0, "retry": 0, "failed": 0}
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     while batch := _claim_weekly_batch(now=now, size=batch_size or settings.QIPP_WEEKLY_EMAIL_BATCH):
         for outcome, count in _send_weekly_batch(batch, now=now).items():
             outcomes[outcome] += count
@@ -305,7 +305,7 @@ def _claim_weekly_batch(*, now: datetime, size: int) -> list[WeeklySend]:
 
 
 def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, int]:
-    outcomes = {"sent": 0, "retry": 0, "failed": 0}
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     digests = {
         digest.period_start: digest
         for digest in Digest.objects.compiled().filter(period_start__in={row.period_start for row in batch})
@@ -321,15 +321,20 @@ def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, i
         return outcomes
     try:
         for row in batch:
+            subscription = subscriptions.get(row.user_id)
+            if subscription is None or not subscription.active:
+                # Unsubscribed after the row was made: nothing is sent, and the
+                # row goes, so subscribing again later in the week brings it back.
+                WeeklySend.objects.filter(pk=row.pk, claim=row.claim).delete()
+                outcomes["skipped"] += 1
+                continue
             digest = digests.get(row.period_start)
             if digest is None:
                 outcomes[
                     _weekly_failure(row, RuntimeError("the week's digest is not compiled"), permanent=False, now=now)
                 ] += 1
                 continue
-            message = build_weekly_summary(
-                user=row.user, digest=digest, subscription=subscriptions.get(row.user_id), rendered=rendered
-            )
+            message = build_weekly_summary(user=row.user, digest=digest, subscription=subscription, rendered=rendered)
             try:
                 _send(message, connection=connection)
             except PermanentEmailError as error:

@@ -276,3 +276,16 @@ def test_the_weekly_task_runs_through_a_real_celery_worker():
     finally:
         celery_app.conf.task_always_eager = True
     assert len(mail.outbox) == 1
+
+
+def test_someone_who_unsubscribes_after_the_send_is_planned_gets_nothing(week47):
+    user = subscriber("ana")
+    with time_machine.travel(DUE_W47, tick=False):
+        from feedback import digests
+
+        digests.compile_digest(week=W47)
+        emails.plan_weekly_emails(week=W47)
+        Subscription.objects.filter(user=user).update(active=False)
+        assert emails.send_weekly_emails()["skipped"] == 1
+    assert mail.outbox == []
+    assert not WeeklySend.objects.exists()
