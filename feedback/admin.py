@@ -19,9 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from . import audit, exports, periods
+from .admin_filters import SendingProblemFilter
 from .models import (
-    STUCK_SENDING_AFTER,
-    AckStatus,
     AuditAction,
     AuditEvent,
     Digest,
@@ -178,20 +177,9 @@ class QuotableFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AckProblemFilter(admin.SimpleListFilter):
+class AckProblemFilter(SendingProblemFilter):
     title = "acknowledgement problems"
     parameter_name = "ack_problem"
-
-    def lookups(self, request, model_admin):
-        minutes = int(STUCK_SENDING_AFTER.total_seconds() // 60)
-        return [("failed", "Failed"), ("stuck", f"Sending for over {minutes} minutes")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "failed":
-            return queryset.filter(ack_status=AckStatus.FAILED)
-        if self.value() == "stuck":
-            return queryset.stuck_sending(older_than=timezone.now() - STUCK_SENDING_AFTER)
-        return queryset
 
 
 # --- Submissions -------------------------------------------------------------

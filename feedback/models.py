@@ -172,19 +172,20 @@ class SubmissionQuerySet(models.QuerySet):
             Q(ack_next_attempt_at__isnull=True) | Q(ack_next_attempt_at__lte=now)
         )
 
-    def stuck_sending(self, *, older_than: datetime) -> "SubmissionQuerySet":
+    def failed(self) -> "SubmissionQuerySet":
+        return self.filter(ack_status=AckStatus.FAILED)
+
+    def stuck(self, *, now: datetime) -> "SubmissionQuerySet":
         """Acknowledgements claimed for sending but never finished (a worker died mid-send)."""
-        return self.filter(ack_status=AckStatus.SENDING, ack_claimed_at__lt=older_than)
+        return self.filter(ack_status=AckStatus.SENDING, ack_claimed_at__lt=now - STUCK_SENDING_AFTER)
 
 
 class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
     def retry_acknowledgements(self, ids, *, now: datetime) -> int:
         """Put failed or stuck acknowledgements back in the queue, with a fresh set of attempts."""
-        stuck = Q(ack_status=AckStatus.SENDING, ack_claimed_at__lt=now - STUCK_SENDING_AFTER)
-        return (
-            self.filter(pk__in=ids)
-            .filter(Q(ack_status=AckStatus.FAILED) | stuck)
-            .update(ack_status=AckStatus.PENDING, ack_attempts=0, ack_next_attempt_at=None, ack_last_error="")
+        chosen = self.filter(pk__in=ids)
+        return (chosen.failed() | chosen.stuck(now=now)).update(
+            ack_status=AckStatus.PENDING, ack_attempts=0, ack_next_attempt_at=None, ack_last_error=""
         )
 
     def record(self, *, token: uuid.UUID, views: list[dict], **fields) -> tuple["Submission", bool]:
@@ -574,6 +575,9 @@ class WeeklySendQuerySet(models.QuerySet):
         return self.filter(status=SendStatus.PENDING).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
         )
+
+    def failed(self) -> "WeeklySendQuerySet":
+        return self.filter(status=SendStatus.FAILED)
 
     def stuck(self, *, now: datetime) -> "WeeklySendQuerySet":
         return self.filter(status=SendStatus.SENDING, claimed_at__lt=now - STUCK_SENDING_AFTER)

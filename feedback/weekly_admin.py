@@ -3,7 +3,8 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from .models import STUCK_SENDING_AFTER, Element, SendStatus, Subscription, WeeklySend
+from .admin_filters import SendingProblemFilter
+from .models import Element, SendStatus, Subscription, WeeklySend
 
 
 @admin.register(Subscription)
@@ -21,26 +22,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return ", ".join(Element(code).label for code in subscription.element_codes)
 
 
-class StuckFilter(admin.SimpleListFilter):
-    title = "problems"
-    parameter_name = "problem"
-
-    def lookups(self, request, model_admin):
-        minutes = int(STUCK_SENDING_AFTER.total_seconds() // 60)
-        return [("failed", "Failed"), ("stuck", f"Sending for over {minutes} minutes")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "failed":
-            return queryset.filter(status=SendStatus.FAILED)
-        if self.value() == "stuck":
-            return queryset.stuck(now=timezone.now())
-        return queryset
-
-
 @admin.register(WeeklySend)
 class WeeklySendAdmin(admin.ModelAdmin):
     list_display = ["user", "period_start", "status", "attempts", "sent_at", "next_attempt_at", "last_error"]
-    list_filter = ["status", StuckFilter, "period_start"]
+    list_filter = ["status", SendingProblemFilter, "period_start"]
     search_fields = ["user__username", "user__email", "message_id"]
     list_select_related = ["user"]
     actions = ["send_again"]
@@ -58,8 +43,7 @@ class WeeklySendAdmin(admin.ModelAdmin):
     def send_again(self, request, queryset):
         # A row stuck in "sending" may have reached the mail server before its
         # worker died: sending it again is a person's decision, made here.
-        stuck = queryset.stuck(now=timezone.now())
-        count = (queryset.filter(status=SendStatus.FAILED) | stuck).update(
+        count = (queryset.failed() | queryset.stuck(now=timezone.now())).update(
             status=SendStatus.PENDING, attempts=0, next_attempt_at=None, claim=None
         )
         self.message_user(request, f"{count} email(s) will be sent again within ten minutes.")
