@@ -78,10 +78,6 @@ def _after_saving(request: HttpRequest, draft: dict, default: str) -> HttpRespon
     return redirect(default)
 
 
-def _journey_page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
-    return render(request, f"feedback/{template}", context, status=status)
-
-
 # --- The steps ---------------------------------------------------------------
 
 
@@ -96,7 +92,7 @@ def about_you(request: HttpRequest) -> HttpResponse:
             return _after_saving(request, draft, "give_views_views" if draft["views"] else "give_views_add_view")
     else:
         form = AboutYouForm(initial=draft.get("about"))
-    return _journey_page(request, "about_you.html", {"form": form})
+    return render(request, "feedback/about_you.html", {"form": form})
 
 
 @require_http_methods(["GET", "POST"])
@@ -115,8 +111,8 @@ def views_list(request: HttpRequest) -> HttpResponse:
             return _after_saving(request, draft, "give_views_permissions")
     else:
         form = AddAnotherForm(can_add=can_add)
-    return _journey_page(
-        request, "views_list.html", {"form": form, "views": _described_views(draft), "can_add": can_add}
+    return render(
+        request, "feedback/views_list.html", {"form": form, "views": _described_views(draft), "can_add": can_add}
     )
 
 
@@ -142,9 +138,9 @@ def edit_view(request: HttpRequest, number: int | None = None) -> HttpResponse:
             return _after_saving(request, draft, "give_views_views")
     else:
         form = ViewForm(initial=draft["views"][number - 1] if number else None)
-    return _journey_page(
+    return render(
         request,
-        "edit_view.html",
+        "feedback/edit_view.html",
         {"form": form, "number": number or len(draft["views"]) + 1, "adding": number is None, "elements": Element},
     )
 
@@ -159,7 +155,7 @@ def remove_view(request: HttpRequest, number: int) -> HttpResponse:
         _save_draft(request, draft)
         return redirect("give_views_views" if draft["views"] else "give_views_add_view")
     view = _described_views(draft)[number - 1]
-    return _journey_page(request, "remove_view.html", {"view": view, "number": number})
+    return render(request, "feedback/remove_view.html", {"view": view, "number": number})
 
 
 @require_http_methods(["GET", "POST"])
@@ -176,7 +172,7 @@ def permissions(request: HttpRequest) -> HttpResponse:
             return redirect("give_views_check")
     else:
         form = PermissionsForm(initial=draft.get("permissions"), email=email)
-    return _journey_page(request, "permissions.html", {"form": form, "has_email": bool(email)})
+    return render(request, "feedback/permissions.html", {"form": form, "has_email": bool(email)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -189,11 +185,13 @@ def check_answers(request: HttpRequest) -> HttpResponse:
     return _check_page(request, draft, SendForm(initial={"token": draft["token"]}))
 
 
-def _check_page(request: HttpRequest, draft: dict, form: SendForm, *, status: int = 200) -> HttpResponse:
+def _check_page(
+    request: HttpRequest, draft: dict, form: SendForm, *, problems: list | None = None, status: int = 200
+) -> HttpResponse:
     about = draft["about"]
     context = {
         "form": form,
-        "problems": _draft_problems(draft),
+        "problems": _draft_problems(draft) if problems is None else problems,
         "about": {
             "name": about.get("name"),
             "email": about.get("email"),
@@ -206,7 +204,7 @@ def _check_page(request: HttpRequest, draft: dict, form: SendForm, *, status: in
         "principles": [Principle(code).label for code in draft["permissions"]["principles"]],
         "permissions": draft["permissions"],
     }
-    return _journey_page(request, "check_answers.html", context, status=status)
+    return render(request, "feedback/check_answers.html", context, status=status)
 
 
 def _send(request: HttpRequest) -> HttpResponse:
@@ -228,8 +226,9 @@ def _send(request: HttpRequest) -> HttpResponse:
     if _over_rate_limit(request):
         return render(request, "429.html", status=429)
 
-    if not form.is_valid() or _draft_problems(draft):
-        return _check_page(request, draft, form, status=400)
+    problems = _draft_problems(draft)
+    if not form.is_valid() or problems:
+        return _check_page(request, draft, form, problems=problems, status=400)
     if time.time() - draft["started_at"] < settings.QIPP_MIN_FILL_SECONDS:
         form.add_error(None, "Your answers were sent very quickly after you started. Check them and send them again.")
         return _check_page(request, draft, form, status=400)
