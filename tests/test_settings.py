@@ -67,6 +67,30 @@ def test_production_sends_mail_over_smtp_and_keeps_database_connections():
     assert values["DATABASES"]["default"]["CONN_HEALTH_CHECKS"] is True
 
 
+def test_production_refuses_a_minimum_fill_time_under_a_second():
+    result = run_portal("pass", **PRODUCTION, QIPP_MIN_FILL_SECONDS="0")
+    assert result.returncode != 0
+    assert "QIPP_MIN_FILL_SECONDS must be at least 1" in result.stderr
+
+
+def test_load_run_settings_refuse_to_serve_anything_but_loopback():
+    result = run_portal("pass", **{**PRODUCTION, "DJANGO_SETTINGS_MODULE": "bench.settings"})
+    assert result.returncode != 0
+    assert "loopback only" in result.stderr
+    loopback = run_portal(
+        "from django.conf import settings; print(settings.QIPP_MIN_FILL_SECONDS)",
+        **{**PRODUCTION, "DJANGO_SETTINGS_MODULE": "bench.settings", "ALLOWED_HOSTS": "127.0.0.1"},
+    )
+    assert loopback.returncode == 0, loopback.stderr
+    assert loopback.stdout.strip() == "0"
+
+
+@pytest.mark.django_db
+def test_the_benchmark_ceiling_views_are_not_routed_by_the_portal(client):
+    assert client.get("/ceiling/page/").status_code == 404
+    assert client.get("/ceiling/insert/").status_code == 404
+
+
 def test_development_writes_emails_to_files_and_needs_no_secret():
     result = run_portal(
         "from django.conf import settings; print(settings.MAILERS['default']['BACKEND'])", DJANGO_DEBUG="1"
