@@ -180,10 +180,23 @@ class Checker:
         assert not problems, f"focus is not always visible on {state}:\n" + "\n".join(problems)
         return stops
 
-    def page(self, page, state: str, *, allowed: dict[str, str] | None = None, reflow: bool = True) -> None:
-        """Everything a page state gets: a screenshot, axe, focus visibility and reflow."""
+    def page(
+        self,
+        page,
+        state: str,
+        *,
+        javascript: bool = True,
+        allowed: dict[str, str] | None = None,
+        reflow: bool = True,
+    ) -> None:
+        """
+        Everything a page state gets: a screenshot, axe, focus visibility and
+        reflow. axe is a script in the page, so it runs only where JavaScript
+        is on; the other checks look from outside the page and run either way.
+        """
         self.screenshot(page, state)
-        self.axe(page, state, allowed=allowed)
+        if javascript:
+            self.axe(page, state, allowed=allowed)
         self.focus_is_always_visible(page, state)
         if reflow:
             self.reflows(page, state)

@@ -23,21 +23,13 @@ def choose(page, first_option: str, option: str) -> None:
 def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_receipt(open_browser, check, javascript):
     page = open_browser(javascript=javascript)
 
-    def checked(state: str) -> None:
-        # axe and the focus checks run scripts in the page: with JavaScript off
-        # the screenshot is what there is to see.
-        if javascript:
-            check.page(page, state)
-        else:
-            check.screenshot(page, state)
-
     page.goto("/")
     assert page.title() == "Give your views on the QIPP challenge" + SUFFIX
-    checked("start")
+    check.page(page, "start", javascript=javascript)
     press_on(page, "text=Start now")
 
     assert page.title() == "About you" + SUFFIX
-    checked("about-you")
+    check.page(page, "about-you", javascript=javascript)
     tab_to(page, "#id_name")
     page.keyboard.type("Priya Shah")
     tab_to(page, "#id_email")
@@ -52,7 +44,7 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
     press_on(page, "button:has-text('Continue')")
 
     assert page.title() == "Add a view" + SUFFIX
-    checked("your-view")
+    check.page(page, "your-view", javascript=javascript)
     tab_to(page, ".nhsuk-details__summary")
     page.keyboard.press("Enter")
     assert page.locator("details.nhsuk-details").evaluate("el => el.open")
@@ -63,7 +55,7 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
     press_on(page, "button:has-text('Save and continue')")
 
     assert page.title() == "Your views" + SUFFIX
-    checked("your-views")
+    check.page(page, "your-views", javascript=javascript)
     choose(page, "#id_add_another_0", "input[name=add_another][value=yes]")
     press_on(page, "button:has-text('Continue')")
     choose(page, "#id_element_0", f"input[name=element][value={Element.ENGAGEMENT}]")
@@ -75,7 +67,7 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
     press_on(page, "button:has-text('Continue')")
 
     assert page.title() == "Principles and permissions" + SUFFIX
-    checked("principles-and-permissions")
+    check.page(page, "principles-and-permissions", javascript=javascript)
     tab_to(page, "#id_principles_0")
     page.keyboard.press("Space")
     tab_to(page, "#id_consent_to_quote")
@@ -85,14 +77,14 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
     press_on(page, "button:has-text('Continue')")
 
     assert page.title() == "Check your answers before sending" + SUFFIX
-    checked("check-your-answers")
+    check.page(page, "check-your-answers", javascript=javascript)
     answers = page.locator("main").inner_text()
     assert "Northfield Community Health" in answers
     assert "View 2: Engaging staff, partners and the public" in answers
     press_on(page, "button:has-text('Send your views')")
 
     assert page.title() == "Views received" + SUFFIX
-    checked("receipt")
+    check.page(page, "receipt", javascript=javascript)
     reference = page.locator(".app-reference").inner_text()
     assert re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{3}-[A-Z0-9]{3}", reference)
     submission = Submission.objects.get(reference=reference)
