@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from .conftest import ABOUT_YOU
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {"SECRET_KEY": "a-long-random-production-secret-" + "x" * 40, "ALLOWED_HOSTS": "qipp.example.nhs.uk"}
 
@@ -123,9 +125,11 @@ def test_pages_carry_the_security_headers(client):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
-    session = response.cookies["sessionid"]
-    assert session["secure"] and session["httponly"]
     assert response.cookies["csrftoken"]["secure"]
+    # The session starts with the first answers saved.
+    saved = client.post("/give-views/about-you/", ABOUT_YOU)
+    session = saved.cookies["sessionid"]
+    assert session["secure"] and session["httponly"]
 
 
 @pytest.mark.django_db

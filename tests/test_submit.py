@@ -6,7 +6,7 @@ from django.core import mail
 
 from feedback.models import AckStatus, Element, Level, Source, Status, Submission, View
 
-from .conftest import ABOUT_YOU, ENGAGEMENT_VIEW, PRIORITISATION_VIEW
+from .conftest import ABOUT_YOU, ENGAGEMENT_VIEW, PRIORITISATION_VIEW, Respondent
 
 pytestmark = pytest.mark.django_db
 
@@ -224,3 +224,44 @@ def test_the_rate_limit_lets_submissions_through_when_the_cache_is_down(client, 
     respondent.complete_up_to_check()
     assert respondent.send().status_code == 302
     assert Submission.objects.count() == 1
+
+
+def test_looking_at_the_first_page_leaves_nothing_stored(client):
+    from django.contrib.sessions.models import Session
+
+    page = client.get("/give-views/about-you/")
+    assert page.status_code == 200
+    assert "sessionid" not in page.cookies
+    assert Session.objects.count() == 0
+
+
+def test_the_minimum_fill_time_counts_from_when_the_first_page_was_shown(client, settings):
+
+    settings.QIPP_MIN_FILL_SECONDS = 30
+    respondent = Respondent(client)
+    with time_machine.travel("2026-11-23 10:00:00+00:00", tick=False) as clock:
+        first_page = client.get("/give-views/about-you/").content.decode()
+        started = re.search(r'name="started" value="([^"]+)"', first_page).group(1)
+        clock.shift(25)
+        client.post("/give-views/about-you/", {**ABOUT_YOU, "started": started})
+        respondent.add_view(PRIORITISATION_VIEW)
+        respondent.no_more_views()
+        respondent.permissions()
+        clock.shift(10)
+        sent = respondent.send()
+    assert sent.status_code == 302, "35 seconds after the first page was shown, not 10 after it was saved"
+    assert Submission.objects.count() == 1
+
+
+def test_an_altered_start_time_counts_as_starting_now(client, settings):
+    from django.core import signing
+
+    settings.QIPP_MIN_FILL_SECONDS = 30
+    respondent = Respondent(client)
+    forged = signing.dumps(0.0, salt="another.salt")
+    client.post("/give-views/about-you/", {**ABOUT_YOU, "started": forged})
+    respondent.add_view(PRIORITISATION_VIEW)
+    respondent.no_more_views()
+    respondent.permissions()
+    assert respondent.send().status_code == 400
+    assert Submission.objects.count() == 0

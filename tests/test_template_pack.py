@@ -654,3 +654,29 @@ def test_a_form_sent_without_a_valid_csrf_token_gets_a_page_offering_to_start_ag
     assert text(tagged(html, "h1")[0]) == "Your answers could not be sent"
     assert "cookies" in html
     assert text(tagged(html, "a", href="/")[-1]) == "Start again"
+
+
+def test_an_empty_form_renders_the_same_remembered_as_when_first_rendered():
+    from django.template import Context, Template
+
+    from feedback.forms import AboutYouForm, ViewForm
+
+    crispy = Template("{% load crispy_forms_tags %}{% crispy form %}")
+    remembered = Template("{% load nhsuk %}{% nhsuk_form form %}")
+    for form_class in (AboutYouForm, ViewForm):
+        expected = crispy.render(Context({"form": form_class()}))
+        assert remembered.render(Context({"form": form_class()})) == expected
+        assert remembered.render(Context({"form": form_class()})) == expected, "the second time, from memory"
+
+
+def test_a_form_with_answers_is_never_served_from_memory():
+    from django.template import Context, Template
+
+    from feedback.forms import AboutYouForm
+
+    remembered = Template("{% load nhsuk %}{% nhsuk_form form %}")
+    remembered.render(Context({"form": AboutYouForm()}))
+    answered = remembered.render(Context({"form": AboutYouForm(initial={"organisation": "Northfield PCT"})}))
+    assert 'value="Northfield PCT"' in answered
+    posted = remembered.render(Context({"form": AboutYouForm({"organisation": "Southfield PCT"})}))
+    assert 'value="Southfield PCT"' in posted
