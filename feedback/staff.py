@@ -64,9 +64,27 @@ def _to(name: str, request: HttpRequest) -> HttpResponse:
 
 
 def _start_idle_timer(request: HttpRequest) -> None:
-    # With SESSION_SAVE_EVERY_REQUEST this expiry slides: it ends a staff
-    # session after so long without a request, not so long after sign-in.
+    # sliding_staff_session saves the session on every request, so this
+    # expiry slides: it ends a staff session after so long without a
+    # request, not so long after sign-in.
     request.session.set_expiry(settings.QIPP_STAFF_IDLE_SECONDS)
+
+
+def sliding_staff_session(get_response):
+    """
+    Middleware: save a staff session on every request it is used in, so its
+    idle expiry counts from the last request. A respondent's session is saved
+    only when an answer changes: reading a page of the journey writes nothing.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        session = request.session
+        if session.accessed and "_session_expiry" in session:
+            session.modified = True
+        return response
+
+    return middleware
 
 
 @sensitive_post_parameters("password")

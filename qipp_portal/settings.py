@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "feedback.staff.sliding_staff_session",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into its response.
@@ -115,8 +116,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Sessions (and so the respondent's draft) live in the database: they survive
 # Redis going away.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# A respondent's draft lasts this long after the last answer saved. Staff
+# sessions end sooner, after QIPP_STAFF_IDLE_SECONDS without a request
+# (feedback.staff.sliding_staff_session).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=2 * 60 * 60)
-SESSION_SAVE_EVERY_REQUEST = True  # the age above counts from the last request
 
 # Cache: rate-limit counters only. Redis in production. Every use fails open
 # (feedback/views.py), so a request never errors because the cache is down.

@@ -118,6 +118,20 @@ def test_signing_in_is_recorded_and_the_session_ends_after_inactivity(client, re
     assert client.session.get_expiry_age() == settings.QIPP_STAFF_IDLE_SECONDS
 
 
+def test_each_request_pushes_the_end_of_a_staff_session_back(client, reviewer, settings):
+    from django.contrib.sessions.models import Session
+
+    settings.QIPP_RELAX_TWO_FACTOR = True
+    with time_machine.travel("2026-11-23 09:00:00+00:00", tick=False) as clock:
+        sign_in(client)
+        clock.shift(20 * 60)
+        assert client.get("/admin/feedback/submission/").status_code == 200
+        clock.shift(20 * 60)
+        assert client.get("/admin/feedback/submission/").status_code == 200, "40 minutes in, 20 since the last request"
+        session = Session.objects.get(session_key=client.session.session_key)
+        assert session.expire_date.isoformat() == "2026-11-23T10:10:00+00:00"
+
+
 def test_development_may_relax_two_factor_for_accounts_without_a_device(client, reviewer, settings):
     settings.QIPP_RELAX_TWO_FACTOR = True
     assert sign_in(client)["Location"] == "/admin/feedback/submission/"

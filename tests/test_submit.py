@@ -265,3 +265,13 @@ def test_an_altered_start_time_counts_as_starting_now(client, settings):
     respondent.permissions()
     assert respondent.send().status_code == 400
     assert Submission.objects.count() == 0
+
+
+def test_reading_the_check_page_writes_nothing(client, respondent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    respondent.complete_up_to_check()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/give-views/check-your-answers/").status_code == 200
+    assert [query["sql"] for query in queries if not query["sql"].startswith("SELECT")] == []
