@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from . import audit, exports, periods
 from .admin_filters import SendingProblemFilter
@@ -182,6 +183,20 @@ class AckProblemFilter(SendingProblemFilter):
     parameter_name = "ack_problem"
 
 
+class LabelledTabularInline(admin.TabularInline):
+    """
+    A tabular inline whose inputs have names for assistive technology: the
+    stock template heads each column with the field's name, but the inputs
+    beneath it have no label of their own.
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            field.widget.attrs.setdefault("aria-label", capfirst(db_field.verbose_name))
+        return field
+
+
 # --- Submissions -------------------------------------------------------------
 
 
@@ -211,7 +226,7 @@ class NoteForm(forms.ModelForm):
         widgets = {"text": forms.Textarea(attrs={"rows": 3})}
 
 
-class NoteInline(admin.TabularInline):
+class NoteInline(LabelledTabularInline):
     """Notes are added, never edited or deleted: who wrote what, and when, stays."""
 
     model = Note
@@ -479,7 +494,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 # --- Views and their themes --------------------------------------------------
 
 
-class ThemeTagInline(admin.TabularInline):
+class ThemeTagInline(LabelledTabularInline):
     model = ThemeTag
     extra = 1
     fields = ["theme", "stance", "assigned"]
