@@ -146,7 +146,12 @@ class Checker:
         )
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"{self.count:02d}-{state}.axe.json").write_text(json.dumps(result, indent=2))
-        assert not failures, f"axe found WCAG 2.2 AA violations on {state}:\n" + json.dumps(failures, indent=2)
+        assert not failures, f"axe found WCAG 2.2 AA violations on {state}:\n" + "\n".join(
+            f"- {v['id']} ({v['impact']}): {v['help']}; {len(v['nodes'])} element(s), e.g. "
+            + "; ".join(n["target"] for n in v["nodes"][:3])
+            + f"\n  {v['nodes'][0]['summary']}"
+            for v in failures
+        )
         return result
 
     def reflows(self, page, state: str) -> None:

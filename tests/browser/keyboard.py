@@ -22,3 +22,9 @@ def press_on(page, selector: str, key: str = "Enter") -> None:
     tab_to(page, selector)
     with page.expect_navigation():
         page.keyboard.press(key)
+
+
+def follow(page, selector: str) -> None:
+    """Click a link or button and wait for the page it opens."""
+    with page.expect_navigation():
+        page.locator(selector).click()
