@@ -3,38 +3,24 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from feedback import digests
 from feedback.models import Element, Level, Stance, Theme, ThemeTag
 from tests.factories import SubmissionFactory
 
 from .keyboard import follow
+from .staff import PASSWORD, code_for, staff_with_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-PASSWORD = "a-long-test-password"
 
 # Markup of Django's own admin, not ours, that axe finds wanting: each with
 # why it stays. Kept as short as the pages allow; our own pages get none.
 STOCK_ADMIN = {}
 
 
-def code_for(device: TOTPDevice) -> str:
-    """The code the authenticator app would show now."""
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):0{device.digits}d}"
-
-
 @pytest.fixture
 def policy_lead():
-    user = User.objects.create_user(
-        "alex.morgan", email="alex.morgan@example.nhs.uk", password=PASSWORD, is_staff=True, first_name="Alex"
-    )
-    user.groups.add(Group.objects.get(name="Policy leads"))
-    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
-    return user, device
+    return staff_with_app("Policy leads", "alex.morgan", email="alex.morgan@example.nhs.uk", first_name="Alex")
 
 
 @pytest.fixture
