@@ -12,10 +12,11 @@ the database (GROUP BY); memory does not grow with the number of submissions.
 import logging
 import time
 from collections import defaultdict
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
@@ -36,8 +37,9 @@ from .periods import Week, week_of
 
 logger = logging.getLogger(__name__)
 
-# A compile still "compiling" after this long died with its worker (its
-# transaction rolled back with it): it may be claimed again.
+# Without row locks (SQLite), a compile still "compiling" after this long died
+# with its worker (its transaction rolled back with it): it may be claimed
+# again. PostgreSQL tells a dead compile from a live one at once (`_compile_lock`).
 STALE_COMPILE_AFTER = timedelta(minutes=30)
 MAX_COMPILE_ATTEMPTS = 5
 QUOTES_PER_ELEMENT = 3
@@ -96,44 +98,82 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
 
     Safe to call any number of times, concurrently too: the digest row is
     unique per week and claimed with a conditional update, so a second run, a
-    redelivered task or a double click finds it compiling or compiled and
-    returns it as it is. A failed compile is recorded on the row, with its
-    error, and is claimed again by the next call.
+    redelivered task or a double click finds it compiling or compiled. A
+    caller that finds another compile under way waits for it and returns the
+    digest it made. A failed compile is recorded on the row, with its error,
+    and is claimed again by the next call.
     """
     now = now or timezone.now()
     if week.end > now:
         raise ValueError(f"{week} has not ended yet: a digest covers a whole week.")
     digest, _ = Digest.objects.get_or_create(period_start=week.start, defaults={"period_end": week.end})
-    if not _claim(digest, now=now):
+    with _compile_lock(digest) as held:
+        attempt = _claim(digest, now=now, live_compile_excluded=held) if held is not None else 0
+        if attempt:
+            try:
+                _compile_claimed(digest)
+            except Exception as error:
+                Digest.objects.filter(pk=digest.pk, status=DigestStatus.COMPILING, attempts=attempt).update(
+                    status=DigestStatus.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
+                )
+                logger.exception("Compiling the digest for %s failed", week)
+    # A compile under way elsewhere is waited for, so every caller (the weekly
+    # send, `send_weekly_summary`, a redelivered task) gets what it made.
+    with _compile_lock(digest, wait=True):
         return Digest.objects.get(pk=digest.pk)
+
+
+# The first key of the PostgreSQL advisory lock a compile holds on its digest.
+COMPILE_LOCK = 7301
+
+
+@contextmanager
+def _compile_lock(digest: Digest, *, wait: bool = False):
+    """
+    Hold the digest's compile lock (PostgreSQL): True when held, None when a
+    live compile holds it (and `wait` is off). The lock belongs to the
+    database session, so it dies with a worker that is killed mid-compile,
+    and a "compiling" row nobody holds was left by a compile that died.
+    Without advisory locks (SQLite) it yields False: only time tells.
+    """
+    if connection.vendor != "postgresql":
+        yield False
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [COMPILE_LOCK, digest.pk])
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [COMPILE_LOCK, digest.pk])
+            if not cursor.fetchone()[0]:
+                yield None
+                return
     try:
-        _compile_claimed(digest, now=now)
-    except Exception as error:
-        Digest.objects.filter(pk=digest.pk, status=DigestStatus.COMPILING).update(
-            status=DigestStatus.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
-        )
-        logger.exception("Compiling the digest for %s failed", week)
-    return Digest.objects.get(pk=digest.pk)
+        yield True
+    finally:
+        # A connection lost mid-compile took the lock with it.
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [COMPILE_LOCK, digest.pk])
 
 
-def _claim(digest: Digest, *, now: datetime) -> bool:
-    claimable = Q(status__in=[DigestStatus.PENDING, DigestStatus.FAILED]) | Q(
-        status=DigestStatus.COMPILING, claimed_at__lt=now - STALE_COMPILE_AFTER
+def _claim(digest: Digest, *, now: datetime, live_compile_excluded: bool) -> int:
+    """Claim the digest for compiling: the attempt's number (the claim's token), or 0 if it is not ours to compile."""
+    dead_compile = Q(status=DigestStatus.COMPILING)
+    if not live_compile_excluded:
+        dead_compile &= Q(claimed_at__lt=now - STALE_COMPILE_AFTER)
+    claimable = Q(status__in=[DigestStatus.PENDING, DigestStatus.FAILED]) | dead_compile
+    claimed = Digest.objects.filter(claimable, pk=digest.pk, attempts__lt=MAX_COMPILE_ATTEMPTS).update(
+        status=DigestStatus.COMPILING, claimed_at=now, attempts=F("attempts") + 1
     )
-    return bool(
-        Digest.objects.filter(claimable, pk=digest.pk, attempts__lt=MAX_COMPILE_ATTEMPTS).update(
-            status=DigestStatus.COMPILING, claimed_at=now, attempts=F("attempts") + 1
-        )
-    )
+    return Digest.objects.values_list("attempts", flat=True).get(pk=digest.pk) if claimed else 0
 
 
-def _compile_claimed(digest: Digest, *, now: datetime) -> None:
-    # Only for the slow-compile fault test; production settings refuse it.
-    if settings.QIPP_TEST_COMPILE_DELAY_SECONDS:
-        time.sleep(settings.QIPP_TEST_COMPILE_DELAY_SECONDS)
+def _compile_claimed(digest: Digest) -> None:
     for _ in range(3):
         try:
             with transaction.atomic():
+                # Only for the slow-compile fault test; production settings refuse it.
+                if settings.QIPP_TEST_COMPILE_DELAY_SECONDS:
+                    time.sleep(settings.QIPP_TEST_COMPILE_DELAY_SECONDS)
                 _count_into(digest)
                 content = build_content(digest)
                 number = (Digest.objects.aggregate(highest=Max("number"))["highest"] or 0) + 1

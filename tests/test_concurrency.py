@@ -5,6 +5,7 @@ from threading import Barrier
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from feedback import emails
 from feedback.models import AckStatus, Element, OrganisationType, Region, Role, Submission, View
@@ -92,3 +93,46 @@ def test_the_weekly_send_run_from_two_processes_at_once_sends_one_email_each(mai
     assert sum(outcome["sent"] for outcome in outcomes) == 30
     assert sorted(message.to[0] for message in mailoutbox) == sorted(user.email for user in users)
     assert WeeklySend.objects.filter(status=SendStatus.SENT).count() == 30
+
+
+def test_a_compile_left_by_a_worker_killed_mid_compile_is_taken_up_at_once():
+    import time_machine
+
+    from feedback import digests
+    from feedback.models import Digest, DigestStatus
+    from feedback.periods import Week
+
+    week = Week.parse("2026-W47")
+    SubmissionFactory.create_batch(3, received_at=week.start + timedelta(days=2))
+    with time_machine.travel("2026-11-30 09:00 +0000"):
+        # What a worker killed with kill -9 leaves: the claim committed, the
+        # compile's transaction (and its row lock) gone with the connection.
+        Digest.objects.create(
+            period_start=week.start,
+            period_end=week.end,
+            status=DigestStatus.COMPILING,
+            claimed_at=timezone.now(),
+            attempts=1,
+        )
+        digest = digests.compile_digest(week=week)
+    assert digest.status == DigestStatus.READY, "not left for half an hour"
+    assert digest.content["headline"]["new"] == 3
+    assert digest.attempts == 2
+
+
+def test_a_compile_under_way_is_waited_for_and_never_repeated(settings):
+    import time_machine
+
+    from feedback import digests
+    from feedback.models import Digest, DigestStatus
+    from feedback.periods import Week
+
+    settings.QIPP_TEST_COMPILE_DELAY_SECONDS = 1
+    week = Week.parse("2026-W47")
+    SubmissionFactory.create_batch(4, received_at=week.start + timedelta(days=2))
+    with time_machine.travel("2026-11-30 09:00 +0000"):
+        results = all_at_once(3, lambda: digests.compile_digest(week=week))
+    # Every caller (the weekly send, `send_weekly_summary`, a redelivered
+    # task) gets the compiled digest, not one still "compiling".
+    assert [result.status for result in results] == [DigestStatus.READY] * 3
+    assert Digest.objects.get().attempts == 1
