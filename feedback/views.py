@@ -236,15 +236,15 @@ def _send(request: HttpRequest) -> HttpResponse:
     form = SendForm(request.POST)
     posted_token = form.data.get("token", "")
 
-    # A token that was already used (a double click, a resubmission after a
-    # network error) shows the receipt it made, before anything else.
-    existing = _submission_for_token(posted_token)
-    if existing:
-        _clear_draft_if_sent(request, existing)
-        return redirect("give_views_received", token=existing.token)
-
     draft = _draft(request)
     if _next_step(draft) != "give_views_check" or draft["token"] != posted_token:
+        # A token that was already used (a resubmission after a network error,
+        # the back button after sending) shows the receipt it made. A double
+        # click that arrives while the draft is still here is found by
+        # Submission.objects.record, below.
+        existing = _submission_for_token(posted_token)
+        if existing:
+            return redirect("give_views_received", token=existing.token)
         return render(request, "feedback/session_ended.html", status=400)
 
     if _over_rate_limit(request):
