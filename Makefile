@@ -11,7 +11,7 @@ WEB_PORT ?= 8000
 # (the demo login) so the portal runs with one command.
 DEV_ENV := DJANGO_DEBUG=1 QIPP_RELAX_TWO_FACTOR=1 SITE_URL=http://127.0.0.1:$(WEB_PORT)
 
-.PHONY: help run test lint format worker beat bench bench-quick migrations-check check-deploy assets clean
+.PHONY: help run test test-browser lint format worker beat bench bench-quick migrations-check check-deploy assets clean
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -48,6 +48,9 @@ beat: $(BIN)/.installed ## Run Celery beat on its own (exactly one per deploymen
 
 test: $(BIN)/.installed assets ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
 	$(BIN)/pytest
+
+test-browser: $(BIN)/.installed node_modules/.installed assets ## Journeys and WCAG 2.2 AA checks in Chromium (/usr/bin/chromium); screenshots in var/browser-artefacts/
+	$(BIN)/pytest -m browser tests/browser
 
 bench: $(BIN)/.installed ## Measure the portal against ceilings in the same run (100k and 1M rows; long)
 	cd bench && ../$(BIN)/python run.py $(BENCH_ARGS)

@@ -9,15 +9,13 @@ var/browser-artefacts/, for a person to look through.
 
 import os
 import re
-from pathlib import Path
+import shutil
 
 import pytest
 from django.test.utils import override_settings
 
-from .accessibility import Checker
+from .accessibility import ARTEFACTS, Checker
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTEFACTS = ROOT / "var" / "browser-artefacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Chromium as a test runner needs it here: no sandbox (root in a container),
 # no GPU, and nothing fetched behind the tests' backs.
@@ -76,6 +74,8 @@ def browser():
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is not at {CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM.")
+    # Each run's screenshots and axe results replace the last run's.
+    shutil.rmtree(ARTEFACTS, ignore_errors=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

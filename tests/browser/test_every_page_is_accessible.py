@@ -1,0 +1,181 @@
+"""
+The pages the journeys do not pass through, each in every state a person can
+meet it in: axe's WCAG 2.2 A and AA rules, focus always visible, reflow at 320
+CSS pixels, and a screenshot.
+"""
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from feedback import digests
+from feedback.models import Element, Subscription, Theme
+
+from .keyboard import follow
+from .staff import PASSWORD, sign_in, staff_with_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def fill_up_to_check(page) -> None:
+    page.goto("/give-views/about-you/")
+    page.locator("#id_role_0").check()
+    page.locator("#id_organisation").fill("Northfield Community Health")
+    page.locator("#id_organisation_type").select_option(label="Primary care trust")
+    page.locator("#id_region_0").check()
+    follow(page, "button:has-text('Continue')")
+    page.locator("#id_element_1").check()
+    page.locator("#id_text").fill("Clinical leaders should sit on every trust board.")
+    follow(page, "button:has-text('Save and continue')")
+    page.locator("input[name=add_another][value=no]").check()
+    follow(page, "button:has-text('Continue')")
+    follow(page, "button:has-text('Continue')")
+    assert page.title().startswith("Check your answers")
+
+
+@pytest.mark.parametrize(
+    ("path", "title", "status"),
+    [
+        ("/privacy/", "Privacy notice", 200),
+        ("/accessibility/", "Accessibility statement", 200),
+        ("/no-such-page/", "Page not found", 404),
+    ],
+    ids=["privacy", "accessibility-statement", "page-not-found"],
+)
+def test_the_information_pages_pass_the_checks(page, check, path, title, status):
+    response = page.goto(path)
+    assert response.status == status
+    assert page.title().startswith(title), page.title()
+    check.page(page, path.strip("/"))
+
+
+def test_changing_and_removing_a_view_pass_the_checks(page, check):
+    fill_up_to_check(page)
+    follow(page, "text=Add or remove views")
+    follow(page, "a:has-text('Change view 1')")
+    assert page.title().startswith("Change view 1")
+    check.page(page, "change-view")
+    page.locator("#id_text").fill("")
+    follow(page, "button:has-text('Save and continue')")
+    assert page.title().startswith("Error: Change view 1")
+    check.page(page, "change-view-error")
+    page.locator("#id_text").fill("Clinical leaders should chair every trust's quality committee.")
+    follow(page, "button:has-text('Save and continue')")
+    follow(page, "a:has-text('Remove view 1')")
+    assert page.title().startswith("Remove view 1"), page.title()
+    check.page(page, "remove-view")
+    follow(page, "button:has-text('Remove view 1')")
+    assert page.title().startswith("Add a view")
+
+
+def test_a_draft_lost_with_its_session_ends_on_a_page_that_passes_the_checks(page, check):
+    fill_up_to_check(page)
+    page.context.clear_cookies(name="sessionid")
+    follow(page, "button:has-text('Send your views')")
+    assert page.title().startswith("Your answers could not be found"), page.title()
+    check.page(page, "session-ended")
+
+
+def test_a_form_sent_without_its_security_cookie_ends_on_a_page_that_passes_the_checks(page, check):
+    fill_up_to_check(page)
+    page.context.clear_cookies(name="csrftoken")
+    with page.expect_response("**/check-your-answers/") as response:
+        follow(page, "button:has-text('Send your views')")
+    assert response.value.status == 403
+    assert page.title().startswith("Your answers could not be sent"), page.title()
+    check.page(page, "csrf-failure")
+
+
+def test_too_many_submissions_from_one_address_end_on_a_page_that_passes_the_checks(page, check, settings):
+    settings.QIPP_SUBMIT_RATE = "0/h"
+    fill_up_to_check(page)
+    with page.expect_response("**/check-your-answers/") as response:
+        follow(page, "button:has-text('Send your views')")
+    assert response.value.status == 429
+    assert page.title().startswith("Too many attempts"), page.title()
+    check.page(page, "rate-limited")
+
+
+def test_setting_up_two_factor_passes_the_checks(page, check, settings):
+    # A wrong code makes the device wait before the next try; not here.
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = User.objects.create_user("robin.hale", password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name="Policy reviewers"))
+    page.goto("/admin/")
+    page.locator("#id_username").fill(user.username)
+    page.locator("#id_password").fill(PASSWORD)
+    follow(page, "button:has-text('Continue')")
+    assert page.title().startswith("Set up two-factor authentication")
+    check.page(page, "set-up-two-factor")
+    page.locator("#id_code").fill("000000")
+    follow(page, "button:has-text('Continue')")
+    assert page.title().startswith("Error: Set up two-factor authentication")
+    check.page(page, "set-up-two-factor-error")
+    device = TOTPDevice.objects.get(user=user)
+    page.locator("#id_code").fill(f"{totp(device.bin_key):06d}")
+    follow(page, "button:has-text('Continue')")
+    assert page.title().startswith("Your backup codes"), page.title()
+    check.page(page, "backup-codes")
+    follow(page, "text=I have saved my codes")
+    assert page.locator("h1").inner_text() == "Dashboard"
+
+
+def test_an_account_locked_after_wrong_passwords_sees_a_page_that_passes_the_checks(page, check, settings):
+    user, _ = staff_with_app("Policy reviewers", "robin.hale")
+    page.goto("/staff/sign-in/")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.locator("#id_username").fill(user.username)
+        page.locator("#id_password").fill("not the password")
+        follow(page, "button:has-text('Continue')")
+    assert page.locator("h1").inner_text() == "Too many attempts to sign in"
+    check.page(page, "locked-out")
+
+
+def test_the_workspace_pages_we_wrote_pass_the_checks(page, check):
+    lead, device = staff_with_app("Policy leads", "alex.morgan", email="alex.morgan@example.nhs.uk")
+    sign_in(page, lead, device)
+
+    follow(page, "#user-tools a:has-text('Weekly email summary')")
+    check.page(page, "weekly-summary")
+    page.locator("#id_active").check()
+    page.locator("input[name=elements][value=prioritisation]").check()
+    follow(page, "input[value=Save]")
+    assert "You will get the weekly summary." in page.locator(".messagelist").inner_text()
+    assert Subscription.objects.get(user=lead).elements == ["prioritisation"]
+    check.page(page, "weekly-summary-saved")
+
+    page.goto("/admin/feedback/digest/compile/")
+    check.page(page, "compile-digest")
+    page.locator("#id_week").fill("last week")
+    follow(page, "input[value=Compile]")
+    check.page(page, "compile-digest-error")
+    week = digests.last_complete_week()
+    page.locator("#id_week").fill(week.label)
+    follow(page, "input[value=Compile]")
+    assert f"The digest for {week} is being compiled" in page.locator(".messagelist").inner_text()
+    check.page(page, "digests-compiling")
+
+    for name in ("Shared procurement", "Buying once", "Regional buying"):
+        Theme.objects.create(element=Element.PRIORITISATION, name=name)
+    page.goto("/admin/feedback/theme/")
+    check.page(page, "themes")
+    for name in ("Buying once", "Regional buying"):
+        page.locator(f"#result_list tr:has-text('{name}') input.action-select").check()
+    page.locator("select[name=action]").select_option("merge")
+    follow(page, "button[name=index]")
+    assert page.locator("h1").inner_text() == "Merge themes"
+    check.page(page, "merge-themes")
+    page.locator("#id_target").select_option(label="Shared procurement")
+    follow(page, "input[value=Merge]")
+    assert Theme.objects.get(name="Buying once").merged_into.name == "Shared procurement"
+
+
+def test_a_digest_reader_kept_from_submissions_sees_a_page_that_passes_the_checks(page, check):
+    reader, device = staff_with_app("Digest readers", "jo.reader")
+    sign_in(page, reader, device)
+    check.page(page, "dashboard-for-digest-readers")
+    response = page.goto("/admin/feedback/submission/")
+    assert response.status == 403
+    assert page.title().startswith("You cannot see this page")
+    check.page(page, "forbidden")
