@@ -7,9 +7,11 @@ file, then sent. Cells a spreadsheet would run as formulas are neutralised.
 """
 
 import csv
+import io
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
@@ -48,6 +50,11 @@ VIEW_FIELDS = [
 ]
 
 
+# Columns that hold what people typed: only these can start like a formula.
+# Every other cell is a label, a date, a number or Yes and No of our own.
+FREE_TEXT = {"submission__name", "submission__email", "submission__organisation", "text"}
+
+
 def neutralise(value: object) -> object:
     """Text that a spreadsheet would evaluate gets a leading apostrophe; everything else is left as it is."""
     if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
@@ -76,46 +83,65 @@ def headers(*, include_personal: bool) -> list[str]:
 
 
 def rows(submissions: QuerySet, *, include_personal: bool) -> Iterator[list]:
-    """Every view of the given submissions as a list of cells, read in chunks."""
+    """Every view of the given submissions as a list of cells."""
+    for chunk in _chunks(submissions, include_personal=include_personal):
+        yield from chunk
+
+
+def _chunks(submissions: QuerySet, *, include_personal: bool) -> Iterator[list[list]]:
+    """Every view of the given submissions as lists of cells, CHUNK rows at a time."""
     columns = _columns(include_personal)
     paths = ["pk"] + [path for _, path, _ in columns]
+    convert = [_converter(path, choices) for _, path, choices in columns]
     chunk: list[tuple] = []
     for values in _views(submissions).values_list(*paths).iterator(chunk_size=CHUNK):
         chunk.append(values)
         if len(chunk) == CHUNK:
-            yield from _format(chunk, columns)
+            yield _format(chunk, convert)
             chunk = []
     if chunk:
-        yield from _format(chunk, columns)
+        yield _format(chunk, convert)
 
 
-def _format(chunk: list[tuple], columns: list[tuple]) -> Iterator[list]:
+def _converter(path: str, choices) -> Callable[[object], object]:
+    """How one column's stored value becomes a cell: labels for codes, local times, Yes and No."""
+    if choices is not None:
+        labels = dict(choices.choices)
+        return lambda value: labels.get(value, value) if value else ""
+    if path == "submission__principles":
+        principles = dict(Principle.choices)
+        return lambda codes: ", ".join(principles.get(code, code) for code in codes)
+    if path == "submission__received_at":
+        zone = timezone.get_current_timezone()
+
+        def local_time(value: datetime) -> str:
+            local = value.astimezone(zone)
+            return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+
+        return local_time
+    if path in FREE_TEXT:
+        return neutralise
+    return lambda value: ("Yes" if value else "No") if isinstance(value, bool) else value
+
+
+def _format(chunk: list[tuple], convert: list[Callable]) -> list[list]:
     # One query for the themes of the whole chunk, not one per row.
     themes = defaultdict(list)
     tags = ThemeTag.objects.confirmed().filter(view_id__in=[values[0] for values in chunk]).select_related("theme")
     for tag in tags.order_by("theme__name"):
         themes[tag.view_id].append(str(tag))
+    formatted = []
     for view_id, *values in chunk:
-        cells = []
-        for (_, path, choices), value in zip(columns, values, strict=True):
-            if choices is not None:
-                value = choices(value).label if value else ""
-            elif path == "submission__principles":
-                value = ", ".join(Principle(code).label for code in value)
-            elif path == "submission__received_at":
-                value = timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-            elif isinstance(value, bool):
-                value = "Yes" if value else "No"
-            cells.append(neutralise(value))
+        cells = [to_cell(value) for to_cell, value in zip(convert, values, strict=True)]
         cells.append(neutralise("; ".join(themes[view_id])))
-        yield cells
+        formatted.append(cells)
+    return formatted
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
+def _csv_text(lines: list[list]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(lines)
+    return buffer.getvalue()
 
 
 def _filename(extension: str) -> str:
@@ -123,15 +149,15 @@ def _filename(extension: str) -> str:
 
 
 def csv_response(submissions: QuerySet, *, include_personal: bool) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterator[str]:
+    def blocks() -> Iterator[str]:
         # A byte-order mark so spreadsheet programs read the file as UTF-8.
-        yield "\ufeff" + writer.writerow(headers(include_personal=include_personal))
-        for row in rows(submissions, include_personal=include_personal):
-            yield writer.writerow(row)
+        yield "\ufeff" + _csv_text([headers(include_personal=include_personal)])
+        # CHUNK lines at a time: a line at a time spent more on handing lines
+        # to the server than on writing them.
+        for chunk in _chunks(submissions, include_personal=include_personal):
+            yield _csv_text(chunk)
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(blocks(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
     return response
 
