@@ -16,7 +16,6 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
-from openpyxl import Workbook
 
 from .models import Element, Level, OrganisationType, Principle, Region, Role, Source, Status, ThemeTag, View
 
@@ -163,6 +162,9 @@ def csv_response(submissions: QuerySet, *, include_personal: bool) -> StreamingH
 
 
 def xlsx_response(submissions: QuerySet, *, include_personal: bool) -> FileResponse:
+    # Imported here: openpyxl is large, and only XLSX exports need it.
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Views")
     sheet.append(headers(include_personal=include_personal))

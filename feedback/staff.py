@@ -12,8 +12,6 @@ from base64 import b32encode, b64encode
 from io import BytesIO
 from urllib.parse import urlencode
 
-import qrcode
-import qrcode.image.svg
 from django import forms
 from django.conf import settings
 from django.contrib.auth import login as auth_login
@@ -203,5 +201,9 @@ def _grouped(key: bytes) -> str:
 def _qr_image(data: str) -> str:
     """A data: URL of the QR code as SVG, for an <img> (no inline markup to trust)."""
     out = BytesIO()
+    # Imported here: only setting up two-factor needs it, and it is large.
+    import qrcode
+    import qrcode.image.svg
+
     qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).save(out)
     return "data:image/svg+xml;base64," + b64encode(out.getvalue()).decode()
