@@ -48,7 +48,7 @@ def insert(request: HttpRequest) -> HttpResponse:
         return HttpResponse(escape(form.errors.as_text()), status=400)
     token = get_token(request)
     return HttpResponse(
-        SMALL_PAGE.format(body=f"<form method='post'><input name='csrfmiddlewaretoken' value='{token}'></form>")
+        SMALL_PAGE.format(body=f'<form method="post"><input name="csrfmiddlewaretoken" value="{token}"></form>')
     )
 
 

@@ -162,3 +162,27 @@ def measure(*, size: int, rounds: int) -> tuple[Result, int, int]:
         },
     )
     return result, memory, rows
+
+
+def memory_per_row(memories: dict[int, int], week_rows: dict[int, int]) -> Result:
+    """
+    A digest holds the week's national policy proposals in full, so its memory
+    follows the size of the week compiled; what must not grow is the memory
+    for each of those rows as the table grows around them.
+    """
+    smallest, largest = min(memories), max(memories)
+    per_row = {size: memories[size] / max(week_rows[size], 1) for size in (smallest, largest)}
+    ratio = per_row[largest] / per_row[smallest]
+    return Result(
+        measure=f"digest peak memory a week's row, {largest:,} vs {smallest:,}",
+        unit="B",
+        ceiling=per_row[smallest],
+        portal=per_row[largest],
+        target="<= 1.5x",
+        ratio=ratio,
+        passed=ratio <= 1.5,
+        notes={
+            "peak KiB (weeks of rows)": f"{memories[smallest] / 1024:,.0f} ({week_rows[smallest]:,}), "
+            f"{memories[largest] / 1024:,.0f} ({week_rows[largest]:,})"
+        },
+    )

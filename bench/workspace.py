@@ -1,0 +1,236 @@
+"""
+The policy team's workspace, measured in the benchmark's own process against
+the same work written by hand as SQL:
+
+- the dashboard's figures over the full history;
+- the admin's submission list, filtered and searched (median of requests);
+- the CSV export of every submission against COPY ... TO STDOUT of the same
+  columns, with its peak Python memory at each database size.
+"""
+
+import statistics
+import time
+import tracemalloc
+
+from harness import Result, alternate, median
+
+# The dashboard's figures, by hand.
+DASHBOARD_TOTALS = """SELECT count(*),
+    count(*) FILTER (WHERE received_at >= %(this_start)s AND received_at < %(this_end)s),
+    count(*) FILTER (WHERE received_at >= %(last_start)s AND received_at < %(this_start)s),
+    count(*) FILTER (WHERE status = 'new')
+  FROM feedback_submission"""
+DASHBOARD_GRID = "SELECT element, level, count(*) FROM feedback_view GROUP BY element, level"
+DASHBOARD_UNREAD = """SELECT s.id, s.reference, s.received_at, s.organisation_type, s.region,
+    (SELECT array_agg(v.element ORDER BY v.position) FROM feedback_view v WHERE v.submission_id = s.id)
+  FROM feedback_submission s WHERE s.status = 'new' ORDER BY s.received_at DESC, s.id DESC LIMIT 10"""
+
+# The admin list's page: filtered by element and region, searched, newest first.
+LIST_FILTERS = {"element": "prioritisation", "region": "london", "q": "procurement"}
+LIST_PAGE = """SELECT s.id, s.reference, s.received_at, s.region, s.organisation_type, s.role, s.status,
+    (SELECT array_agg(v.element || ':' || v.level ORDER BY v.position) FROM feedback_view v
+      WHERE v.submission_id = s.id)
+  FROM feedback_submission s
+  WHERE s.region = %(region)s
+    AND EXISTS (SELECT 1 FROM feedback_view v WHERE v.submission_id = s.id AND v.element = %(element)s)
+    AND (UPPER(s.organisation) LIKE UPPER(%(like)s)
+      OR EXISTS (SELECT 1 FROM feedback_view v WHERE v.submission_id = s.id AND UPPER(v.text) LIKE UPPER(%(like)s)))
+  ORDER BY s.received_at DESC, s.id DESC LIMIT 50"""
+LIST_REQUESTS = 10
+
+# The export's columns, by hand (labels stay codes: COPY does no lookups).
+EXPORT = """COPY (SELECT s.reference, s.received_at, s.source, s.status, s.role, s.organisation,
+    s.organisation_type, s.region, s.principles, s.consent_to_quote, s.consent_to_contact,
+    v.position, v.element, v.level, v.text,
+    (SELECT string_agg(th.name, '; ' ORDER BY th.name) FROM feedback_themetag t
+      JOIN feedback_theme th ON th.id = t.theme_id
+      WHERE t.view_id = v.id AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL))
+  FROM feedback_view v JOIN feedback_submission s ON s.id = v.submission_id
+  ORDER BY s.received_at DESC, s.id, v.position) TO STDOUT WITH (FORMAT csv, HEADER)"""
+EXPORT_URL = "/admin/feedback/submission/export/csv/"
+
+
+class Discard:
+    """A file that counts what is written to it and keeps nothing."""
+
+    def __init__(self):
+        self.size = 0
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+def _staff_client():
+    """A policy lead signed in with two-factor verified, through Django's test client."""
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    user, _ = User.objects.get_or_create(username="bench.lead", defaults={"is_staff": True})
+    user.groups.add(Group.objects.get(name="Policy leads"))
+    device, _ = StaticDevice.objects.get_or_create(user=user, name="Backup codes")
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def _get(client, path: str, **params):
+    response = client.get(path, params, secure=True)
+    assert response.status_code == 200, (path, response.status_code)
+    return response
+
+
+def dashboard(size: int, rounds: int) -> Result:
+    from django.db import connection
+    from django.utils import timezone
+
+    from feedback import dashboard as portal_dashboard
+    from feedback.periods import week_of
+
+    now = timezone.now()
+    this_week = week_of(now)
+    weeks = [this_week]
+    while len(weeks) < 12:
+        weeks.insert(0, weeks[0].previous())
+    bounds = [week.start for week in weeks] + [this_week.end]
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE s.received_at >= %(w{n})s AND s.received_at < %(w{n + 1})s)" for n in range(12)
+    )
+    weekly = (
+        f"SELECT v.element, {counts} FROM feedback_view v JOIN feedback_submission s ON s.id = v.submission_id"  # noqa: S608
+        " WHERE s.received_at >= %(w0)s AND s.received_at < %(w12)s GROUP BY v.element"
+    )
+    params = {f"w{n}": bound for n, bound in enumerate(bounds)}
+    params.update(this_start=this_week.start, this_end=this_week.end, last_start=this_week.previous().start)
+
+    def by_hand():
+        with connection.cursor() as cursor:
+            for statement in (DASHBOARD_TOTALS, weekly, DASHBOARD_GRID, DASHBOARD_UNREAD):
+                cursor.execute(statement, params)
+                cursor.fetchall()
+
+    def portal():
+        portal_dashboard.summary(now=now)
+
+    by_hand(), portal()
+    ceilings, portals = alternate(rounds, by_hand, portal)
+    ceiling, portal_time = median(ceilings), median(portals)
+    return Result(
+        measure=f"dashboard figures, full history, {size:,} submissions",
+        unit="s",
+        ceiling=ceiling,
+        portal=portal_time,
+        target="<= 1.25x",
+        ratio=portal_time / ceiling,
+        passed=portal_time / ceiling <= 1.25,
+    )
+
+
+def admin_list(size: int, rounds: int) -> Result:
+    from django.db import connection
+
+    client = _staff_client()
+    params = {"element": LIST_FILTERS["element"], "region": LIST_FILTERS["region"], "like": f"%{LIST_FILTERS['q']}%"}
+    path = "/admin/feedback/submission/"
+
+    def by_hand():
+        with connection.cursor() as cursor:
+            cursor.execute(LIST_PAGE, params)
+            assert cursor.fetchall(), "the search finds nothing: the measure would be empty"
+
+    def portal():
+        _get(client, path, **LIST_FILTERS)
+
+    by_hand(), portal()
+    ceilings, portals = [], []
+    for _ in range(rounds):
+        one_round = alternate(LIST_REQUESTS, by_hand, portal)
+        ceilings += one_round[0]
+        portals += one_round[1]
+    ceiling, portal_time = statistics.median(ceilings), statistics.median(portals)
+    return Result(
+        measure=f"admin list, filtered and searched, {size:,} submissions (p50)",
+        unit="s",
+        ceiling=ceiling,
+        portal=portal_time,
+        target="<= 5x",
+        ratio=portal_time / ceiling,
+        passed=portal_time / ceiling <= 5,
+        notes={"page": f"{path}?element=prioritisation&region=london&q=procurement"},
+    )
+
+
+def _export_by_hand() -> int:
+    from django.db import connection
+
+    sink = Discard()
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.copy_expert(EXPORT, sink)
+    return sink.size
+
+
+def _export_portal(client) -> int:
+    response = _get(client, EXPORT_URL)
+    return sum(len(chunk) for chunk in response.streaming_content)
+
+
+def export(size: int, rounds: int) -> tuple[Result, int]:
+    """CSV export of every submission. Returns the result and the export's peak Python memory."""
+    from feedback.models import View
+
+    client = _staff_client()
+    rows = View.objects.count()
+    ceilings, portals = alternate(rounds, _export_by_hand, lambda: _export_portal(client))
+    tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        _export_portal(client)
+        traced_seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    ceiling, portal_time = median(ceilings), median(portals)
+    return (
+        Result(
+            measure=f"CSV export, {size:,} submissions ({rows:,} rows)",
+            unit="s",
+            ceiling=ceiling,
+            portal=portal_time,
+            target="<= 3x",
+            ratio=portal_time / ceiling,
+            passed=portal_time / ceiling <= 3,
+            notes={"peak Python memory of an export": f"{peak / 1024:,.0f} KiB ({traced_seconds:.1f} s while traced)"},
+        ),
+        peak,
+    )
+
+
+def export_memory(peaks: dict[int, int]) -> Result:
+    smallest, largest = min(peaks), max(peaks)
+    ratio = peaks[largest] / peaks[smallest]
+    return Result(
+        measure=f"CSV export peak memory, {largest:,} vs {smallest:,}",
+        unit="KiB",
+        ceiling=peaks[smallest] / 1024,
+        portal=peaks[largest] / 1024,
+        target="flat",
+        ratio=ratio,
+        passed=ratio <= 1.5,
+    )
+
+
+def measure(*, size: int, rounds: int) -> tuple[list[Result], int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    results = [dashboard(size, rounds), admin_list(size, rounds)]
+    exported, peak = export(size, rounds)
+    results.append(exported)
+    return results, peak
