@@ -52,10 +52,10 @@ test: $(BIN)/.installed assets ## Run the whole test suite (uses DATABASE_URL / 
 test-browser: $(BIN)/.installed node_modules/.installed assets ## Journeys and WCAG 2.2 AA checks in Chromium (/usr/bin/chromium); screenshots in var/browser-artefacts/
 	$(BIN)/pytest -m browser tests/browser
 
-bench: $(BIN)/.installed ## Measure the portal against ceilings in the same run (100k and 1M rows; long)
+bench: $(BIN)/.installed assets ## Measure the portal against ceilings in the same run (100k and 1M rows; long)
 	cd bench && ../$(BIN)/python run.py $(BENCH_ARGS)
 
-bench-quick: $(BIN)/.installed ## The benchmark at 100k rows, fewer rounds (a few minutes)
+bench-quick: $(BIN)/.installed assets ## The benchmark at 100k rows, fewer rounds (a few minutes)
 	cd bench && ../$(BIN)/python run.py --quick $(BENCH_ARGS)
 
 lint: $(BIN)/.installed ## Check code style with ruff
