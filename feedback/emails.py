@@ -8,14 +8,18 @@ Each email is three templates, `templates/emails/<name>-subject.txt`,
 
 import logging
 import smtplib
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail, signing
 from django.core.mail import DNS_NAME, EmailMultiAlternatives, make_msgid
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -102,6 +106,31 @@ def retry_backoff(attempts: int) -> timedelta:
     return timedelta(minutes=RETRY_BACKOFF_MINUTES[index])
 
 
+# Pauses, in seconds, while recording what happened to an email whose SMTP
+# exchange is over. About a minute in all: long enough for a database restart
+# or failover, short against the task's time limit.
+RECORD_RETRY_PAUSES = [0.5, 1, 2, 4, 8, 15, 30]
+
+
+def _record[T](write: Callable[[], T]) -> T:
+    """
+    Run `write`, a database write that records an SMTP exchange that already
+    happened, riding out a database that is briefly unreachable. The email
+    cannot be taken back: a row left "sending" because PostgreSQL restarted
+    at that moment would wait for a person, its email never sent again.
+    """
+    for pause in RECORD_RETRY_PAUSES:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block:
+                raise
+            logger.warning("Could not record an email's outcome: the database is unreachable; trying again")
+            connection.close()
+            time.sleep(pause)
+    return write()
+
+
 def send_acknowledgement(*, submission_id: int, now: datetime | None = None) -> str:
     """
     Send a submission's acknowledgement email if it is due, exactly once.
@@ -125,12 +154,15 @@ def send_acknowledgement(*, submission_id: int, now: datetime | None = None) -> 
     except OSError as error:  # smtplib's errors, refused connections and timeouts
         return _record_failure(submission, error, permanent=False, now=now)
 
-    Submission.objects.filter(pk=submission.pk, ack_status=AckStatus.SENDING).update(
-        ack_status=AckStatus.SENT,
-        ack_sent_at=timezone.now(),
-        ack_message_id=message.extra_headers["Message-ID"],
-        ack_last_error="",
-        ack_next_attempt_at=None,
+    sent_at = timezone.now()
+    _record(
+        lambda: Submission.objects.filter(pk=submission.pk, ack_status=AckStatus.SENDING).update(
+            ack_status=AckStatus.SENT,
+            ack_sent_at=sent_at,
+            ack_message_id=message.extra_headers["Message-ID"],
+            ack_last_error="",
+            ack_next_attempt_at=None,
+        )
     )
     logger.info("Sent acknowledgement for submission %s", submission.reference)
     return "sent"
@@ -139,10 +171,12 @@ def send_acknowledgement(*, submission_id: int, now: datetime | None = None) -> 
 def _record_failure(submission: Submission, error: Exception, *, permanent: bool, now: datetime) -> str:
     give_up = permanent or submission.ack_attempts >= settings.QIPP_EMAIL_MAX_ATTEMPTS
     detail = f"{type(error).__name__}: {error}"[:1000]
-    Submission.objects.filter(pk=submission.pk, ack_status=AckStatus.SENDING).update(
-        ack_status=AckStatus.FAILED if give_up else AckStatus.PENDING,
-        ack_next_attempt_at=None if give_up else now + retry_backoff(submission.ack_attempts),
-        ack_last_error=detail,
+    _record(
+        lambda: Submission.objects.filter(pk=submission.pk, ack_status=AckStatus.SENDING).update(
+            ack_status=AckStatus.FAILED if give_up else AckStatus.PENDING,
+            ack_next_attempt_at=None if give_up else now + retry_backoff(submission.ack_attempts),
+            ack_last_error=detail,
+        )
     )
     # The reference identifies the row without putting personal data in logs.
     logger.warning(
@@ -325,7 +359,7 @@ def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, i
             if subscription is None or not subscription.active:
                 # Unsubscribed after the row was made: nothing is sent, and the
                 # row goes, so subscribing again later in the week brings it back.
-                WeeklySend.objects.filter(pk=row.pk, claim=row.claim).delete()
+                _record(WeeklySend.objects.filter(pk=row.pk, claim=row.claim).delete)
                 outcomes["skipped"] += 1
                 continue
             digest = digests.get(row.period_start)
@@ -343,12 +377,16 @@ def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, i
             except OSError as error:
                 outcomes[_weekly_failure(row, error, permanent=False, now=now)] += 1
                 continue
-            WeeklySend.objects.filter(pk=row.pk, claim=row.claim, status=SendStatus.SENDING).update(
-                status=SendStatus.SENT,
-                sent_at=timezone.now(),
-                message_id=message.extra_headers["Message-ID"],
-                last_error="",
-                next_attempt_at=None,
+            sent = WeeklySend.objects.filter(pk=row.pk, claim=row.claim, status=SendStatus.SENDING)
+            _record(
+                partial(
+                    sent.update,
+                    status=SendStatus.SENT,
+                    sent_at=timezone.now(),
+                    message_id=message.extra_headers["Message-ID"],
+                    last_error="",
+                    next_attempt_at=None,
+                )
             )
             outcomes["sent"] += 1
     finally:
@@ -358,10 +396,12 @@ def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, i
 
 def _weekly_failure(row: WeeklySend, error: Exception, *, permanent: bool, now: datetime) -> str:
     give_up = permanent or row.attempts >= settings.QIPP_EMAIL_MAX_ATTEMPTS
-    WeeklySend.objects.filter(pk=row.pk, claim=row.claim, status=SendStatus.SENDING).update(
-        status=SendStatus.FAILED if give_up else SendStatus.PENDING,
-        next_attempt_at=None if give_up else now + retry_backoff(row.attempts),
-        last_error=f"{type(error).__name__}: {error}"[:1000],
+    _record(
+        lambda: WeeklySend.objects.filter(pk=row.pk, claim=row.claim, status=SendStatus.SENDING).update(
+            status=SendStatus.FAILED if give_up else SendStatus.PENDING,
+            next_attempt_at=None if give_up else now + retry_backoff(row.attempts),
+            last_error=f"{type(error).__name__}: {error}"[:1000],
+        )
     )
     logger.warning("Weekly summary %s %s: %s", row.pk, "failed" if give_up else "will be retried", error)
     return "failed" if give_up else "retry"

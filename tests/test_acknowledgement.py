@@ -186,3 +186,28 @@ def test_the_acknowledgement_task_runs_through_a_real_celery_worker():
         celery_app.conf.task_always_eager = True
     assert submission.ack_status == AckStatus.SENT
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_blinks_just_after_the_email_went_still_records_it_sent(monkeypatch):
+    from django.db import OperationalError
+    from django.db.models.query import QuerySet
+
+    submission = SubmissionFactory()
+    monkeypatch.setattr(emails, "RECORD_RETRY_PAUSES", [0, 0, 0])
+    update = QuerySet.update
+    blinks = []
+
+    def update_while_the_database_restarts(self, **fields):
+        if fields.get("ack_status") == AckStatus.SENT and len(blinks) < 2:
+            blinks.append(fields)
+            raise OperationalError("server closed the connection unexpectedly")
+        return update(self, **fields)
+
+    monkeypatch.setattr(QuerySet, "update", update_while_the_database_restarts)
+    assert emails.send_acknowledgement(submission_id=submission.pk) == "sent"
+    submission.refresh_from_db()
+    # Not left "sending" for a person to sort out: the email went, once.
+    assert submission.ack_status == AckStatus.SENT
+    assert submission.ack_message_id == mail.outbox[0].extra_headers["Message-ID"]
+    assert len(blinks) == 2 and len(mail.outbox) == 1

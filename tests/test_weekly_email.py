@@ -289,3 +289,32 @@ def test_someone_who_unsubscribes_after_the_send_is_planned_gets_nothing(week47)
         assert emails.send_weekly_emails()["skipped"] == 1
     assert mail.outbox == []
     assert not WeeklySend.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_blinks_just_after_a_weekly_email_went_still_records_it_sent(monkeypatch):
+    from django.db import OperationalError
+    from django.db.models.query import QuerySet
+
+    from feedback import digests
+
+    user = User.objects.create_user("blink", email="blink@example.nhs.uk", is_staff=True)
+    Subscription.objects.create(user=user)
+    monkeypatch.setattr(emails, "RECORD_RETRY_PAUSES", [0, 0, 0])
+    update = QuerySet.update
+    blinks = []
+
+    def update_while_the_database_restarts(self, **fields):
+        if fields.get("status") == SendStatus.SENT and not blinks:
+            blinks.append(fields)
+            raise OperationalError("server closed the connection unexpectedly")
+        return update(self, **fields)
+
+    with time_machine.travel("2026-11-23 08:00 +0000"):
+        digests.compile_digest(week=W47)
+        emails.plan_weekly_emails(week=W47)
+        monkeypatch.setattr(QuerySet, "update", update_while_the_database_restarts)
+        assert emails.send_weekly_emails()["sent"] == 1
+    row = WeeklySend.objects.get()
+    assert row.status == SendStatus.SENT and blinks
+    assert [message.to for message in mail.outbox] == [["blink@example.nhs.uk"]]
