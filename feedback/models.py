@@ -196,9 +196,6 @@ class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
         click, a resubmission after a network error) returns the submission it
         made, so the respondent sees the same receipt.
         """
-        existing = self.filter(token=token).first()
-        if existing:
-            return existing, False
         if not views:
             raise ValueError("A submission needs at least one view.")
         fields.setdefault("ack_status", AckStatus.PENDING if fields.get("email") else AckStatus.NOT_NEEDED)
@@ -212,8 +209,9 @@ class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
                     )
                     return submission, True
             except IntegrityError:
-                # Either the token was used by a request that committed first
-                # (return its submission) or the reference collided (try another).
+                # Either the token was used already, by this request's twin or
+                # long ago (return its submission: the unique index decides, so
+                # no lookup comes first), or the reference collided (try another).
                 existing = self.filter(token=token).first()
                 if existing:
                     return existing, False

@@ -13,6 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -257,16 +258,21 @@ def _send(request: HttpRequest) -> HttpResponse:
         form.add_error(None, "Your answers were sent very quickly after you started. Check them and send them again.")
         return _check_page(request, draft, form, status=400)
 
-    submission, created = Submission.objects.record(
-        token=uuid.UUID(draft["token"]),
-        views=[{"element": view["element"], "level": view["level"], "text": view["text"]} for view in draft["views"]],
-        source=Source.WEB,
-        **draft["about"],
-        **draft["permissions"],
-    )
-    if created and submission.ack_status == "pending":
-        tasks.enqueue_on_commit(tasks.send_acknowledgement_task, submission.pk)
-    _clear_draft_if_sent(request, submission)
+    # One transaction for the submission and for forgetting its draft: a
+    # single commit, and a draft is never forgotten without its submission.
+    with transaction.atomic():
+        submission, created = Submission.objects.record(
+            token=uuid.UUID(draft["token"]),
+            views=[
+                {"element": view["element"], "level": view["level"], "text": view["text"]} for view in draft["views"]
+            ],
+            source=Source.WEB,
+            **draft["about"],
+            **draft["permissions"],
+        )
+        if created and submission.ack_status == "pending":
+            tasks.enqueue_on_commit(tasks.send_acknowledgement_task, submission.pk)
+        _forget_draft(request)
     return redirect("give_views_received", token=submission.token)
 
 
@@ -303,10 +309,17 @@ def _submission_for_token(token: str) -> Submission | None:
         return None
 
 
-def _clear_draft_if_sent(request: HttpRequest, submission: Submission) -> None:
-    draft = _draft(request)
-    if draft and draft.get("token") == str(submission.token):
-        del request.session[DRAFT]
+def _forget_draft(request: HttpRequest) -> None:
+    """Remove the sent draft from the session now, in the caller's transaction."""
+    session = request.session
+    del session[DRAFT]
+    if not session.keys():
+        # Nothing else in it (a respondent, not a signed-in member of staff):
+        # the session ends, and the response removes its cookie.
+        session.flush()
+    else:
+        session.save()
+        session.modified = False
 
 
 def _over_rate_limit(request: HttpRequest) -> bool:

@@ -275,3 +275,21 @@ def test_reading_the_check_page_writes_nothing(client, respondent):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/give-views/check-your-answers/").status_code == 200
     assert [query["sql"] for query in queries if not query["sql"].startswith("SELECT")] == []
+
+
+def test_sending_ends_a_respondents_session(client, respondent):
+    from django.contrib.sessions.models import Session
+
+    respondent.complete_up_to_check()
+    sent = respondent.send()
+    assert sent.status_code == 302
+    assert sent.cookies["sessionid"].value == "", "the cookie is removed"
+    assert Session.objects.count() == 0
+
+
+def test_a_signed_in_member_of_staff_who_sends_views_stays_signed_in(client, respondent, make_staff):
+    make_staff("Policy reviewers", client=client)
+    respondent.complete_up_to_check()
+    assert respondent.send().status_code == 302
+    assert "draft" not in client.session
+    assert client.get("/admin/").status_code == 200
