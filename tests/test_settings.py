@@ -143,3 +143,15 @@ def test_every_script_carries_the_nonce_from_the_content_security_policy(client)
     for script in scripts:
         assert f'nonce="{nonce}"' in script
     assert " style=" not in response.content.decode(), "no inline styles: the policy would block them"
+
+
+def test_production_static_addresses_come_from_the_manifest_and_are_remembered(tmp_path):
+    from qipp_portal.storage import StaticFilesStorage
+
+    manifest = {"version": "1.1", "hash": "0", "paths": {"css/portal.css": "css/portal.0a1b2c.css"}}
+    (tmp_path / "staticfiles.json").write_text(json.dumps(manifest))
+    storage = StaticFilesStorage(location=tmp_path, base_url="/static/")
+    assert storage.url("css/portal.css") == "/static/css/portal.0a1b2c.css"
+    assert storage.url("css/portal.css") == "/static/css/portal.0a1b2c.css"
+    with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+        storage.url("css/missing.css")
