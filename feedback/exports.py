@@ -8,12 +8,15 @@ file, then sent. Cells a spreadsheet would run as formulas are neutralised.
 
 import csv
 import io
+import json
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import lru_cache
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 
@@ -90,7 +93,10 @@ def rows(submissions: QuerySet, *, include_personal: bool) -> Iterator[list]:
 def _chunks(submissions: QuerySet, *, include_personal: bool) -> Iterator[list[list]]:
     """Every view of the given submissions as lists of cells, CHUNK rows at a time."""
     columns = _columns(include_personal)
-    paths = ["pk"] + [path for _, path, _ in columns]
+    # Principles come as the stored JSON text: a few combinations recur on
+    # every row, so each is read once (see _converter) rather than per row.
+    raw = {"submission__principles": Cast("submission__principles", TextField())}
+    paths = ["pk"] + [raw.get(path, path) for _, path, _ in columns]
     convert = [_converter(path, choices) for _, path, choices in columns]
     chunk: list[tuple] = []
     for values in _views(submissions).values_list(*paths).iterator(chunk_size=CHUNK):
@@ -109,7 +115,12 @@ def _converter(path: str, choices) -> Callable[[object], object]:
         return lambda value: labels.get(value, value) if value else ""
     if path == "submission__principles":
         principles = dict(Principle.choices)
-        return lambda codes: ", ".join(principles.get(code, code) for code in codes)
+
+        @lru_cache(maxsize=256)
+        def principle_labels(stored: str) -> str:
+            return ", ".join(principles.get(code, code) for code in json.loads(stored))
+
+        return principle_labels
     if path == "submission__received_at":
         zone = timezone.get_current_timezone()
 
