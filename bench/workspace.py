@@ -5,12 +5,12 @@ the same work written by hand as SQL:
 - the dashboard's figures over the full history;
 - the admin's submission list, filtered and searched (median of requests);
 - the CSV export of every submission against COPY ... TO STDOUT of the same
-  columns, with its peak Python memory at each database size.
+  columns, with how far it raises the process's resident memory at each
+  database size.
 """
 
 import statistics
-import time
-import tracemalloc
+from pathlib import Path
 
 from harness import Result, alternate, median
 
@@ -180,21 +180,30 @@ def _export_portal(client) -> int:
     return sum(len(chunk) for chunk in response.streaming_content)
 
 
+def _kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def peak_growth(work) -> int:
+    """How far the process's resident memory rose above where it started, in bytes, while `work` ran."""
+    # Writing 5 resets the peak (VmHWM) to what is resident now (Linux 4.0 and later).
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _kib("VmRSS")
+    work()
+    return (_kib("VmHWM") - before) * 1024
+
+
 def export(size: int, rounds: int) -> tuple[Result, int]:
-    """CSV export of every submission. Returns the result and the export's peak Python memory."""
+    """CSV export of every submission. Returns the result and how far the export raised resident memory."""
     from feedback.models import View
 
     client = _staff_client()
     rows = View.objects.count()
     ceilings, portals = alternate(rounds, _export_by_hand, lambda: _export_portal(client))
-    tracemalloc.start()
-    try:
-        started = time.perf_counter()
-        _export_portal(client)
-        traced_seconds = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_growth(lambda: _export_portal(client))
     ceiling, portal_time = median(ceilings), median(portals)
     return (
         Result(
@@ -205,7 +214,10 @@ def export(size: int, rounds: int) -> tuple[Result, int]:
             target="<= 3x",
             ratio=portal_time / ceiling,
             passed=portal_time / ceiling <= 3,
-            notes={"peak Python memory of an export": f"{peak / 1024:,.0f} KiB ({traced_seconds:.1f} s while traced)"},
+            notes={
+                "resident memory growth during an export": f"{peak / 1024:,.0f} KiB",
+                "rounds (ceiling, portal)": f"{[round(c, 2) for c in ceilings]}, {[round(p, 2) for p in portals]}",
+            },
         ),
         peak,
     )
@@ -213,15 +225,18 @@ def export(size: int, rounds: int) -> tuple[Result, int]:
 
 def export_memory(peaks: dict[int, int]) -> Result:
     smallest, largest = min(peaks), max(peaks)
-    ratio = peaks[largest] / peaks[smallest]
+    # Growth can be nil when freed memory is reused: compare with at least a MiB.
+    ratio = peaks[largest] / max(peaks[smallest], 1024 * 1024)
     return Result(
-        measure=f"CSV export peak memory, {largest:,} vs {smallest:,}",
+        measure=f"CSV export memory growth, {largest:,} vs {smallest:,}",
         unit="KiB",
         ceiling=peaks[smallest] / 1024,
         portal=peaks[largest] / 1024,
         target="flat",
         ratio=ratio,
-        passed=ratio <= 1.5,
+        # Flat: a chunk of rows at a time whatever the size, so the same within
+        # the allocator's granularity (a few MiB either way).
+        passed=peaks[largest] <= max(1.5 * peaks[smallest], peaks[smallest] + 4 * 1024 * 1024),
     )
 
 
