@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -317,7 +317,14 @@ class SubmissionAdmin(admin.ModelAdmin):
         ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).prefetch_related("views__tags__theme")
+        # The list shows each view's element, level and themes, never its text:
+        # fifty submissions' views can hold megabytes of it.
+        views = (
+            View.objects.only("pk", "submission_id", "position", "element", "level")
+            .order_by("position")
+            .prefetch_related("tags__theme")
+        )
+        return super().get_queryset(request).prefetch_related(Prefetch("views", queryset=views))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
