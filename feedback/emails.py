@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail, signing
 from django.core.mail import DNS_NAME, EmailMultiAlternatives, make_msgid
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -142,7 +142,20 @@ def send_acknowledgement(*, submission_id: int, now: datetime | None = None) -> 
     """
     now = now or timezone.now()
     submission = Submission.objects.filter(pk=submission_id).prefetch_related("views").first()
-    if submission is None or not submission.claim_acknowledgement(now=now):
+    if submission is None:
+        return "skipped"
+    try:
+        claimed = submission.claim_acknowledgement(now=now)
+    except DatabaseError:
+        # The claim may have committed just as the database went away: hand
+        # it back (nothing was sent), so the sweeper tries again.
+        _record(
+            lambda: Submission.objects.filter(
+                pk=submission.pk, ack_status=AckStatus.SENDING, ack_claimed_at=now
+            ).update(ack_status=AckStatus.PENDING, ack_attempts=F("ack_attempts") - 1)
+        )
+        raise
+    if not claimed:
         return "skipped"
 
     try:
@@ -332,13 +345,43 @@ def _claim_weekly_batch(*, now: datetime, size: int) -> list[WeeklySend]:
     if not candidates:
         return []
     claim = uuid.uuid4()
-    WeeklySend.objects.due(now=now).filter(pk__in=candidates).update(
-        status=SendStatus.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1
+    try:
+        # Claimed and read back in one transaction: a database lost in between
+        # leaves the rows waiting, not "sending" with nothing sent.
+        with transaction.atomic():
+            WeeklySend.objects.due(now=now).filter(pk__in=candidates).update(
+                status=SendStatus.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1
+            )
+            return list(WeeklySend.objects.filter(claim=claim, status=SendStatus.SENDING).select_related("user"))
+    except DatabaseError:
+        # The claim may have committed just as the database went away.
+        _release_weekly(WeeklySend.objects.filter(claim=claim))
+        raise
+
+
+def _release_weekly(rows) -> None:
+    """Put claimed rows that were never sent back to waiting, their attempt uncounted."""
+    _record(
+        lambda: rows.filter(status=SendStatus.SENDING).update(
+            status=SendStatus.PENDING, claim=None, attempts=F("attempts") - 1
+        )
     )
-    return list(WeeklySend.objects.filter(claim=claim, status=SendStatus.SENDING).select_related("user"))
 
 
 def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, int]:
+    tried: set[int] = set()
+    try:
+        return _send_weekly_rows(batch, tried=tried, now=now)
+    except Exception:
+        # Whatever stopped the batch (the database going away, a bug), its rows
+        # that never reached the mail server wait again instead of sitting
+        # "sending" for a person, with nothing sent.
+        untried = [row.pk for row in batch if row.pk not in tried]
+        _release_weekly(WeeklySend.objects.filter(pk__in=untried, claim=batch[0].claim))
+        raise
+
+
+def _send_weekly_rows(batch: list[WeeklySend], *, tried: set[int], now: datetime) -> dict[str, int]:
     outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     digests = {
         digest.period_start: digest
@@ -369,6 +412,7 @@ def _send_weekly_batch(batch: list[WeeklySend], *, now: datetime) -> dict[str, i
                 ] += 1
                 continue
             message = build_weekly_summary(user=row.user, digest=digest, subscription=subscription, rendered=rendered)
+            tried.add(row.pk)
             try:
                 _send(message, connection=connection)
             except PermanentEmailError as error:

@@ -292,14 +292,17 @@ class Submission(models.Model):
 
         A conditional UPDATE, so of two workers given the same id only one
         wins. The attempt is counted here, when sending is actually tried.
+        The claim and the reading back are one transaction: a database lost
+        in between leaves the row waiting, not "sending" with nothing sent.
         """
-        claimed = (
-            Submission.objects.awaiting_acknowledgement(now=now)
-            .filter(pk=self.pk)
-            .update(ack_status=AckStatus.SENDING, ack_claimed_at=now, ack_attempts=F("ack_attempts") + 1)
-        )
-        if claimed:
-            self.refresh_from_db(fields=["ack_status", "ack_claimed_at", "ack_attempts"])
+        with transaction.atomic():
+            claimed = (
+                Submission.objects.awaiting_acknowledgement(now=now)
+                .filter(pk=self.pk)
+                .update(ack_status=AckStatus.SENDING, ack_claimed_at=now, ack_attempts=F("ack_attempts") + 1)
+            )
+            if claimed:
+                self.refresh_from_db(fields=["ack_status", "ack_claimed_at", "ack_attempts"])
         return bool(claimed)
 
 

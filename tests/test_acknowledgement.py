@@ -211,3 +211,29 @@ def test_a_database_that_blinks_just_after_the_email_went_still_records_it_sent(
     assert submission.ack_status == AckStatus.SENT
     assert submission.ack_message_id == mail.outbox[0].extra_headers["Message-ID"]
     assert len(blinks) == 2 and len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_lost_just_after_the_claim_leaves_the_acknowledgement_waiting_not_sending(monkeypatch):
+    from django.db import OperationalError
+
+    submission = SubmissionFactory()
+    monkeypatch.setattr(emails, "RECORD_RETRY_PAUSES", [0, 0, 0])
+    refresh = Submission.refresh_from_db
+    lost = []
+
+    def refresh_as_the_database_restarts(self, *args, **kwargs):
+        if not lost:
+            lost.append(True)
+            raise OperationalError("server closed the connection unexpectedly")
+        return refresh(self, *args, **kwargs)
+
+    monkeypatch.setattr(Submission, "refresh_from_db", refresh_as_the_database_restarts)
+    with pytest.raises(OperationalError):
+        emails.send_acknowledgement(submission_id=submission.pk)
+    submission = Submission.objects.get(pk=submission.pk)
+    # Nothing was sent: the row waits for the sweeper, its attempt uncounted.
+    assert submission.ack_status == AckStatus.PENDING and submission.ack_attempts == 0
+    assert mail.outbox == []
+    assert emails.send_acknowledgement(submission_id=submission.pk) == "sent"
+    assert len(mail.outbox) == 1

@@ -318,3 +318,39 @@ def test_a_database_that_blinks_just_after_a_weekly_email_went_still_records_it_
     row = WeeklySend.objects.get()
     assert row.status == SendStatus.SENT and blinks
     assert [message.to for message in mail.outbox] == [["blink@example.nhs.uk"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_stopped_before_its_emails_went_waits_again_instead_of_sitting_sending(monkeypatch):
+    from django.db import OperationalError
+
+    from feedback import digests
+
+    for name in ("ana", "ben", "cy"):
+        subscriber(name)
+    build = emails.build_weekly_summary
+    lost = []
+
+    def build_as_the_database_restarts(**kwargs):
+        if len(lost) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        lost.append(True)
+        return build(**kwargs)
+
+    with time_machine.travel(DUE_W47, tick=False):
+        digests.compile_digest(week=W47)
+        emails.plan_weekly_emails(week=W47)
+        monkeypatch.setattr(emails, "build_weekly_summary", build_as_the_database_restarts)
+        with pytest.raises(OperationalError):
+            emails.send_weekly_emails()
+        # The first went; the other two never reached the mail server.
+        assert sorted(WeeklySend.objects.values_list("status", "attempts")) == [
+            (SendStatus.PENDING, 0),
+            (SendStatus.PENDING, 0),
+            (SendStatus.SENT, 1),
+        ]
+        monkeypatch.setattr(emails, "build_weekly_summary", build)
+        assert emails.send_weekly_emails()["sent"] == 2
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        user.email for user in User.objects.filter(username__in=["ana", "ben", "cy"])
+    )
