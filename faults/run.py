@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from . import scenarios
+from . import scenarios, services
 from .services import stop_all
 from .suite import Result, Suite
 
@@ -21,6 +21,10 @@ SCENARIOS = [
     (7, lambda s: scenarios.same_token(s), lambda s: scenarios.same_token(s)),
     (4, lambda s: scenarios.weekly_twice(s), lambda s: scenarios.weekly_twice(s)),
     (1, lambda s: scenarios.redis_outage(s), lambda s: scenarios.redis_outage(s, before=8, down=20, after=8)),
+    (2, lambda s: scenarios.redis_flushed(s), None),
+    (3, lambda s: scenarios.worker_killed_mid_digest(s), None),
+    (5, lambda s: scenarios.smtp_outage(s), None),
+    (6, lambda s: scenarios.postgres_restart(s), None),
 ]
 
 
@@ -60,7 +64,12 @@ def main() -> int:
                 result = Result(number, f"scenario {number}", "(crashed)")
                 result.problems.append(traceback.format_exc())
             result.seconds = time.monotonic() - began
+            # Web, worker and beat recover by themselves: none may have died
+            # on its own (a process the scenario killed was stopped by it).
+            died = [p.name for p in suite.processes if not p.running and not p.stopped]
+            result.check(not died, f"processes that exited by themselves: {', '.join(died)}")
             if not result.passed:
+                services.keep_logs = True
                 result.problems.append("logs:\n" + suite.logs_tail())
             report(result)
             results.append(result)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from . import load, oracle
 from .load import Browser, Outcome
@@ -211,4 +212,232 @@ def same_token(suite: Suite, *, posts: int = 100) -> Result:
     acks = [m for m in suite.smtp.messages if m.subject.startswith(oracle.ACK_SUBJECT)]
     result.figure("acknowledgements received", len(acks))
     result.check(len(acks) == 1, f"{len(acks)} acknowledgements received, not 1")
+    return result
+
+
+# --- 2. Redis flushed -----------------------------------------------------------
+
+
+def redis_flushed(suite: Suite, *, subscribers: int = 15) -> Result:
+    result = Result(
+        2,
+        "Redis flushed while work awaits",
+        "FLUSHALL with acknowledgement and weekly tasks queued (worker stopped), then again under load",
+    )
+    from feedback import digests, emails
+
+    suite.reset()
+    oracle.subscribers(subscribers)
+    suite.start(worker=False)
+    port = suite.portal.web_port
+    # Work piles up in Redis while no worker takes it: acknowledgements from
+    # the web, weekly sends from beat, and send rows waiting in the database.
+    week = emails.weekly_week_due()
+    digests.compile_digest(week=week)
+    emails.plan_weekly_emails(week=week)
+    outcomes = load.stream(port, seconds=15, clients=3, prefix="flush-a")
+    queued = suite.redis.cli("LLEN", "celery")
+    suite.redis.cli("FLUSHALL")
+    flushed = time.time()
+    result.figure("tasks queued in Redis when it was flushed", queued)
+    suite.worker()
+    # Again with the worker running, in the middle of a stream.
+    streaming = threading.Thread(
+        target=lambda: outcomes.extend(load.stream(port, seconds=20, clients=3, prefix="flush-b"))
+    )
+    streaming.start()
+    time.sleep(10)
+    suite.redis.cli("FLUSHALL")
+    streaming.join()
+    result.figure("submissions attempted", len(outcomes))
+    result.figure("5xx or dropped connections", _server_errors(outcomes))
+    result.check(_server_errors(outcomes) == 0, "a respondent saw a 5xx or a dropped connection")
+    result.check(all(o.accepted for o in outcomes), f"{sum(not o.accepted for o in outcomes)} not accepted")
+    _tokens(result, outcomes)
+    _settle_acknowledgements(suite, result, since=flushed)
+    wait_for(oracle.weekly_settled, timeout=60)
+    report = oracle.weekly(suite.smtp.messages, weeks=[week.label])
+    result.figure("weekly emails expected / received", _triple(report, "emails expected", "emails received"))
+    result.problems.extend(oracle.weekly_problems(report))
+    return result
+
+
+# --- 3. A worker killed mid-digest ----------------------------------------------
+
+
+def worker_killed_mid_digest(suite: Suite, *, submissions: int = 200, delay: int = 20) -> Result:
+    result = Result(
+        3,
+        "A worker killed with kill -9 in the middle of a digest",
+        f"kill -9 of the worker (main process and pool) {delay // 4}s into a compile made to take {delay}s",
+    )
+    import uuid
+
+    from feedback import digests, tasks
+    from feedback.models import Digest, DigestStatus, Submission
+
+    suite.reset()
+    week = digests.last_complete_week()
+    oracle._fresh()
+    for n in range(submissions):
+        Submission.objects.record(
+            token=uuid.uuid4(),
+            views=[{"element": view["element"], "level": view["level"], "text": view["text"]} for view in load.VIEWS],
+            received_at=week.start + timedelta(minutes=n * 7 % (7 * 24 * 60)),
+            role="manager",
+            organisation="Westbrook Primary Care Trust",
+            organisation_type="pct",
+            region="north_west",
+            consent_to_quote=n % 2 == 0,
+        )
+    worker = suite.worker(FAULTS_COMPILE_DELAY_SECONDS=delay)
+    suite.beat()
+    tasks.compile_digest_task.delay(week.label)
+    compiling = wait_for(
+        lambda: Digest.objects.filter(period_start=week.start, status=DigestStatus.COMPILING).exists(),
+        timeout=60,
+        interval=0.5,
+    )
+    if not result.check(compiling is not None, "the compile never started"):
+        return result
+    time.sleep(delay / 4)
+    worker.kill()
+    killed = time.time()
+    oracle._fresh()
+    left = Digest.objects.get(period_start=week.start)
+    result.figure("digest when the worker died", f"{left.status}, attempt {left.attempts}")
+    result.check(left.status == DigestStatus.COMPILING, f"the digest was {left.status} when the worker died")
+    suite.worker(FAULTS_COMPILE_DELAY_SECONDS=delay)
+    recovered = wait_for(
+        lambda: oracle._fresh() or Digest.objects.filter(period_start=week.start, status=DigestStatus.READY).exists(),
+        timeout=180,
+    )
+    result.check(recovered is not None, "the digest was not compiled within 3 minutes of the new worker starting")
+    oracle._fresh()
+    digests_for_week = Digest.objects.filter(period_start=week.start)
+    digest = digests_for_week.first()
+    in_week = Submission.objects.received_between(week.start, week.end)
+    result.figure("ready, seconds after the kill", f"{time.time() - killed:.0f}" if recovered is not None else "never")
+    result.figure("digests for the week", digests_for_week.count())
+    result.figure("digest status, number, attempts", f"{digest.status}, {digest.number}, {digest.attempts}")
+    result.figure(
+        "submissions in the week / counted by it", f"{in_week.count()} / {in_week.filter(digest=digest).count()}"
+    )
+    headline = digest.content.get("headline", {})
+    result.figure("headline count in the digest", headline.get("new"))
+    result.check(digests_for_week.count() == 1, "more than one digest for the week")
+    result.check(digest.status == DigestStatus.READY and digest.number == 1, "the digest is not ready as number 1")
+    result.check(headline.get("new") == submissions, f"the digest counts {headline.get('new')}, not {submissions}")
+    result.check(in_week.exclude(digest=digest).count() == 0, "submissions of the week the digest did not count")
+    return result
+
+
+# --- 5. SMTP down, then back ----------------------------------------------------
+
+
+def smtp_outage(suite: Suite, *, down: float = 40, subscribers: int = 20) -> Result:
+    result = Result(
+        5, "SMTP down for a while, then back", f"SMTP sink stopped (connections refused) for {down:.0f}s under load"
+    )
+    from feedback import emails
+    from feedback.models import Submission, WeeklySend
+
+    suite.reset()
+    oracle.subscribers(subscribers)
+    suite.start()
+    week = emails.weekly_week_due()
+    suite.smtp.stop()
+    stopped = time.time()
+    outcomes = load.stream(suite.portal.web_port, seconds=down - 10, clients=3, prefix="smtp")
+    time.sleep(max(0.0, down - (time.time() - stopped)))
+    oracle._fresh()
+    tried = Submission.objects.exclude(email="").filter(ack_attempts__gte=1).count()
+    weekly_tried = WeeklySend.objects.filter(attempts__gte=1).count()
+    attempts_down = sum(Submission.objects.values_list("ack_attempts", flat=True)) + sum(
+        WeeklySend.objects.values_list("attempts", flat=True)
+    )
+    suite.smtp.start()
+    restarted = time.time()
+    result.figure("submissions accepted while SMTP was down", sum(o.accepted for o in outcomes))
+    result.figure(
+        "tried while down: acknowledgements, weekly emails, attempts in all",
+        f"{tried}, {weekly_tried}, {attempts_down} in {down:.0f}s",
+    )
+    result.check(all(o.accepted for o in outcomes), "a submission was not accepted while SMTP was down")
+    _tokens(result, outcomes)
+    _settle_acknowledgements(suite, result, since=restarted)
+    wait_for(oracle.weekly_settled, timeout=SETTLE_SECONDS)
+    time.sleep(6)
+    report = oracle.weekly(suite.smtp.messages, weeks=[week.label])
+    result.figure("weekly emails expected / received", _triple(report, "emails expected", "emails received"))
+    result.problems.extend(oracle.weekly_problems(report))
+    most = max(
+        max(Submission.objects.values_list("ack_attempts", flat=True), default=0),
+        max(WeeklySend.objects.values_list("attempts", flat=True), default=0),
+    )
+    # The first retry comes a minute after a failure: an outage shorter than
+    # that costs each email one failed try, whatever the sweeper's pace.
+    result.figure("most attempts at one email (failed + the one that went)", most)
+    result.check(most <= 2, f"an email was tried {most} times in a {down:.0f}s outage: a busy retry loop")
+    return result
+
+
+# --- 6. PostgreSQL restarted mid-stream -----------------------------------------
+
+
+def postgres_restart(suite: Suite, *, seconds: float = 45, restarts: tuple = ((12, 0), (28, 5))) -> Result:
+    """`restarts`: (seconds into the stream, seconds PostgreSQL stays down) for each restart."""
+    result = Result(
+        6,
+        "PostgreSQL restarted mid-stream",
+        "PostgreSQL stopped (fast) under load and started again: "
+        + ", ".join(f"at {at}s, down {hold}s + start-up" for at, hold in restarts),
+    )
+    from feedback.models import Submission
+
+    suite.reset()
+    suite.start()
+    port = suite.portal.web_port
+    outcomes: list[Outcome] = []
+    streaming = threading.Thread(
+        target=lambda: outcomes.extend(load.stream(port, seconds=seconds, clients=4, prefix="pg")),
+    )
+    began = time.time()
+    streaming.start()
+    downtime = []
+    for at, hold in restarts:
+        time.sleep(max(0.0, began + at - time.time()))
+        stopped = time.time()
+        suite.postgres.stop()
+        time.sleep(hold)
+        suite.postgres.start()
+        downtime.append(time.time() - stopped)
+    last_up = time.time()
+    streaming.join()
+    failures = [o for o in outcomes if not o.accepted]
+    after = [o for o in outcomes if o.started > last_up + 5]
+    result.figure("submissions attempted / accepted", f"{len(outcomes)} / {len(outcomes) - len(failures)}")
+    result.figure("restarts, seconds down each", ", ".join(f"{d:.1f}" for d in downtime))
+    result.figure(
+        "failed steps: readable error page / other",
+        f"{sum(o.failure_readable for o in failures)} / {sum(not o.failure_readable for o in failures)}",
+    )
+    result.figure("failed steps by status", dict(Counter(o.failure_status for o in failures)))
+    slowest = max((o.slowest for o in outcomes), default=0)
+    result.figure("slowest request", f"{slowest:.1f}s")
+    result.check(all(o.failure_readable for o in failures), "a failed step showed no readable page")
+    result.check(slowest < load.HANG_SECONDS, f"a request took {slowest:.1f}s: a hang")
+    result.check(bool(after) and all(o.accepted for o in after), "submissions failed after PostgreSQL was back")
+    _tokens(result, outcomes)
+    oracle._fresh()
+    rows = list(Submission.objects.values_list("token", "reference"))
+    with ThreadPoolExecutor(4) as pool:
+        reposts = list(pool.map(lambda row: load.repost(port, str(row[0])), rows))
+    shown = sum(
+        1 for (status, body), (_, reference) in zip(reposts, rows, strict=True) if status == 200 and reference in body
+    )
+    result.figure("rows whose token, posted again, shows its receipt", f"{shown} of {len(rows)}")
+    result.check(shown == len(rows), f"{len(rows) - shown} rows' tokens did not show their receipt")
+    _settle_acknowledgements(suite, result, since=last_up)
+    result.figure("web, worker and beat running afterwards", all(p.running for p in suite.processes))
     return result

@@ -142,12 +142,24 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
+# Set when a scenario fails, so that its logs outlive the run.
+keep_logs = False
+
+
 def workspace() -> Path:
     """A temporary folder for the run (logs, the cluster, beat's schedules), removed at the end."""
     path = Path(tempfile.mkdtemp(prefix="qipp-faults-"))
     # The postgres user must reach its cluster below it.
     path.chmod(0o755)
-    _cleanups.append(lambda: shutil.rmtree(path, ignore_errors=True))
+
+    def remove() -> None:
+        if keep_logs:
+            shutil.rmtree(path / "postgres", ignore_errors=True)
+            print(f"logs kept in {path / 'logs'}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+    _cleanups.append(remove)
     return path
 
 
