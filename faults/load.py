@@ -106,6 +106,7 @@ class Outcome:
     number: int
     email: str
     started: float
+    ended: float = 0.0
     token: str = ""
     step: str = ""
     # The send step and the confirmation (receipt) page.
@@ -184,9 +185,10 @@ def respond(port: int, number: int, email: str) -> Outcome:
     browser = Browser(port)
     outcome = Outcome(number=number, email=email, started=time.time())
     page = journey_to_check(browser, outcome)
-    if page is None:
-        return outcome
-    return send(browser, page, outcome)
+    if page is not None:
+        send(browser, page, outcome)
+    outcome.ended = time.time()
+    return outcome
 
 
 def stream(port: int, *, seconds: float, clients: int, prefix: str, pause: float = 0.0) -> list[Outcome]:

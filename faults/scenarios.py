@@ -16,6 +16,8 @@ from .suite import Result, Suite, wait_for
 
 # How long acknowledgements may take once the fault is over: "a few minutes".
 SETTLE_SECONDS = 180
+# How long the task in the worker's hands takes when Redis stops (scenario 1).
+IN_FLIGHT_SECONDS = 8
 
 
 def _settle_acknowledgements(suite: Suite, result: Result, *, since: float) -> None:
@@ -76,16 +78,33 @@ def _tokens(result: Result, outcomes: list[Outcome]) -> dict:
 
 
 def redis_outage(suite: Suite, *, before: float = 15, down: float = 30, after: float = 15) -> Result:
-    result = Result(1, "Redis stopped mid-stream, restarted later", f"Redis stopped for {down:.0f}s under load")
+    result = Result(
+        1,
+        "Redis stopped mid-stream, restarted later",
+        f"Redis stopped for {down:.0f}s under load, with a task in the worker's hands",
+    )
+    from feedback import digests, tasks
+    from feedback.models import Digest, DigestStatus
+
     suite.reset()
-    suite.start()
+    suite.web()
+    # A digest compile made to take a while is in the worker's hands (not yet
+    # acknowledged) when Redis stops, as some task usually is under load.
+    suite.worker(FAULTS_COMPILE_DELAY_SECONDS=IN_FLIGHT_SECONDS)
+    suite.beat()
     port = suite.portal.web_port
     outcomes: list[Outcome] = []
     streaming = threading.Thread(
         target=lambda: outcomes.extend(load.stream(port, seconds=before + down + after, clients=4, prefix="redis")),
     )
     streaming.start()
-    time.sleep(before)
+    earlier = digests.last_complete_week().previous()
+    time.sleep(max(0.0, before - IN_FLIGHT_SECONDS / 2))
+    tasks.compile_digest_task.delay(earlier.label)
+    time.sleep(IN_FLIGHT_SECONDS / 2)
+    oracle._fresh()
+    in_flight = Digest.objects.filter(period_start=earlier.start, status=DigestStatus.COMPILING).exists()
+    result.figure("a task in the worker's hands when Redis stopped", "yes" if in_flight else "no")
     stopped = time.time()
     suite.redis.stop()
     time.sleep(down)
@@ -93,7 +112,7 @@ def redis_outage(suite: Suite, *, before: float = 15, down: float = 30, after: f
     restarted = time.time()
     streaming.join()
 
-    during = [o for o in outcomes if stopped <= o.started and o.started + o.slowest <= restarted]
+    during = [o for o in outcomes if stopped <= o.started and o.ended <= restarted]
     outside = [o for o in outcomes if o not in during]
     result.figure("submissions attempted (during the outage)", f"{len(outcomes)} ({len(during)})")
     result.figure("5xx or dropped connections", _server_errors(outcomes))
@@ -111,6 +130,9 @@ def redis_outage(suite: Suite, *, before: float = 15, down: float = 30, after: f
     )
     _tokens(result, outcomes)
     _settle_acknowledgements(suite, result, since=restarted)
+    oracle._fresh()
+    compiled = Digest.objects.filter(period_start=earlier.start, status=DigestStatus.READY).count()
+    result.check(compiled == 1, f"the compile in the worker's hands made {compiled} ready digests, not 1")
     return result
 
 

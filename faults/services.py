@@ -398,8 +398,6 @@ class Portal:
             "--loglevel=INFO",
             "--concurrency=2",
             "--hostname", f"faults{self.count + 1}@%h",
-            "--without-gossip",
-            "--without-mingle",
         ]  # fmt: skip
         process = self._process("worker", command, extra_env).start()
         if not process.wait_for_output(" ready.", timeout=60):
