@@ -20,7 +20,7 @@ from django.db.models.functions import Cast
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from .models import Element, Level, OrganisationType, Principle, Region, Role, Source, Status, ThemeTag, View
+from .models import Element, Level, OrganisationType, Principle, Region, Role, Source, Stance, Status, ThemeTag, View
 
 # A sheet holds 1,048,576 rows; one is the header.
 XLSX_MAX_ROWS = 1_048_575
@@ -51,6 +51,8 @@ VIEW_FIELDS = [
     ("View text", "text", None),
 ]
 
+
+STANCES = dict(Stance.choices)
 
 # Columns that hold what people typed: only these can start like a formula.
 # Every other cell is a label, a date, a number or Yes and No of our own.
@@ -137,9 +139,10 @@ def _converter(path: str, choices) -> Callable[[object], object]:
 def _format(chunk: list[tuple], convert: list[Callable]) -> list[list]:
     # One query for the themes of the whole chunk, not one per row.
     themes = defaultdict(list)
-    tags = ThemeTag.objects.confirmed().filter(view_id__in=[values[0] for values in chunk]).select_related("theme")
-    for tag in tags.order_by("theme__name"):
-        themes[tag.view_id].append(str(tag))
+    tags = ThemeTag.objects.confirmed().filter(view_id__in=[values[0] for values in chunk])
+    for view_id, name, stance in tags.order_by("theme__name").values_list("view_id", "theme__name", "stance"):
+        # As ThemeTag's str(): "Name (stance)".
+        themes[view_id].append(f"{name} ({STANCES[stance].lower()})" if stance else name)
     formatted = []
     for view_id, *values in chunk:
         cells = [to_cell(value) for to_cell, value in zip(convert, values, strict=True)]
