@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from harness import Database, Result, report, setup_django
+from harness import RESULTS, Database, Result, report, setup_django
 
 SEED = 2009
 WEEKS = 52
@@ -36,6 +36,7 @@ def main() -> int:
     seconds, sustained_seconds = (4, 20) if options.quick else (10, 300)
 
     results: list[Result] = []
+    RESULTS.mkdir(parents=True, exist_ok=True)
     with Database(f"qipp_bench_{os.getpid()}") as database:
         setup_django(database.url)
         import fanout
