@@ -171,7 +171,7 @@ def _compile_claimed(digest: Digest) -> None:
     for _ in range(3):
         try:
             with transaction.atomic():
-                # Only for the slow-compile fault test; production settings refuse it.
+                # Only for the slow-compile fault scenario; production settings hold it at 0.
                 if settings.QIPP_TEST_COMPILE_DELAY_SECONDS:
                     time.sleep(settings.QIPP_TEST_COMPILE_DELAY_SECONDS)
                 _count_into(digest)
