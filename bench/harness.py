@@ -33,6 +33,23 @@ class Result:
     notes: dict = field(default_factory=dict)
 
 
+def at_most(
+    limit: float, *, measure: str, unit: str, ceiling: float, portal: float, notes: dict | None = None
+) -> Result:
+    """A measure where lower is better: it passes when the portal is within `limit` times the ceiling."""
+    ratio = portal / ceiling
+    return Result(
+        measure=measure,
+        unit=unit,
+        ceiling=ceiling,
+        portal=portal,
+        target=f"<= {limit:g}x",
+        ratio=ratio,
+        passed=ratio <= limit,
+        notes=notes or {},
+    )
+
+
 def admin_dsn(database: str = "postgres") -> str:
     return os.environ.get("BENCH_POSTGRES_DSN", "postgres://root@127.0.0.1:5432/") + database
 

@@ -29,7 +29,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness import RESULTS, ROOT, Result, median
+from harness import RESULTS, ROOT, Result, at_most, median
 
 LUA = Path(__file__).resolve().parent / "wrk" / "load.lua"
 BIN = Path(sys.executable).parent
@@ -492,15 +492,7 @@ def memory_at_rest() -> list[Result]:
     celery_bare = _celery_child_kib("bench.bare.tasks", "bench.bare.settings")
     celery_portal = _celery_child_kib("qipp_portal", "qipp_portal.settings")
     return [
-        Result(
-            measure=f"memory at rest: {name}",
-            unit="MiB",
-            ceiling=bare / 1024,
-            portal=portal / 1024,
-            target="<= 1.5x",
-            ratio=portal / bare,
-            passed=portal / bare <= 1.5,
-        )
+        at_most(1.5, measure=f"memory at rest: {name}", unit="MiB", ceiling=bare / 1024, portal=portal / 1024)
         for name, bare, portal in (
             ("gunicorn worker (resident)", web_bare, web_portal),
             ("Celery pool process (resident)", celery_bare, celery_portal),
