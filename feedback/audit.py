@@ -5,18 +5,12 @@ Entries name submissions by reference and never hold a respondent's name or
 email address, so erasing a person's details never needs the log changed.
 """
 
-from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from .clients import client_ip
 from .models import AuditAction, AuditEvent, Submission
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or the proxy's header named by RATELIMIT_IP_META_KEY."""
-    value = request.META.get(settings.RATELIMIT_IP_META_KEY) or request.META.get("REMOTE_ADDR")
-    return value.split(",")[0].strip() if value else None
 
 
 def record(

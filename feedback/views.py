@@ -19,8 +19,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
+from redis.exceptions import RedisError
 
-from . import tasks
+from . import clients, tasks
 from .forms import MAX_VIEWS, AboutYouForm, AddAnotherForm, PermissionsForm, SendForm, ViewForm
 from .models import Element, Level, OrganisationType, Principle, Region, Role, Source, Submission
 from .templatetags.nhsuk import SummaryError
@@ -323,12 +324,17 @@ def _forget_draft(request: HttpRequest) -> None:
 
 
 def _over_rate_limit(request: HttpRequest) -> bool:
-    """Count this send against the client's allowance. Fails open if the cache is down."""
+    """Count this send against the client's allowance. Fails open if the cache is down, and only then."""
     try:
         return is_ratelimited(
-            request, group="submit", key="ip", rate=settings.QIPP_SUBMIT_RATE, method="POST", increment=True
+            request,
+            group="submit",
+            key=clients.rate_limit_key,
+            rate=settings.QIPP_SUBMIT_RATE,
+            method="POST",
+            increment=True,
         )
-    except Exception:
+    except (RedisError, OSError):
         logger.warning("Rate limit not checked: the cache is unavailable", exc_info=True)
         return False
 

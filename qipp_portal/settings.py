@@ -307,7 +307,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "staff/locked_out.html"
 AXES_VERBOSE = False
-AXES_CLIENT_IP_CALLABLE = "feedback.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "feedback.clients.client_ip"
 
 # Digests. Only the fault suite's own settings slow a compile down (to kill a
 # worker in the middle of one): nothing here can.
@@ -351,9 +351,16 @@ QIPP_WEEKLY_EMAIL_SUBJECT = env.str("QIPP_WEEKLY_EMAIL_SUBJECT", default="QIPP c
 # Emails claimed and sent over one SMTP connection at a time.
 QIPP_WEEKLY_EMAIL_BATCH = env.int("QIPP_WEEKLY_EMAIL_BATCH", default=50)
 
-# Behind a proxy, the request header that holds the client's address, e.g.
-# HTTP_X_REAL_IP. Used by the rate limit, the lockout and the audit log.
-RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+# How many proxies of our own stand between clients and the portal, each
+# appending to X-Forwarded-For (feedback/clients.py). 0: the client is the
+# connecting address. The rate limit, the lockout and the audit log all read
+# the client's address this one way.
+QIPP_TRUSTED_PROXIES = env.int("QIPP_TRUSTED_PROXIES", default=0)
+if QIPP_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("QIPP_TRUSTED_PROXIES is a number of proxies: 0 or more.")
+if env.str("RATELIMIT_IP_META_KEY", default=""):
+    # A header named here was read whole, so clients could write their own address.
+    raise ImproperlyConfigured("RATELIMIT_IP_META_KEY is no longer read: set QIPP_TRUSTED_PROXIES instead.")
 
 LOGGING = {
     "version": 1,
