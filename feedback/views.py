@@ -12,7 +12,6 @@ import time
 import uuid
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -54,33 +53,14 @@ def _save_draft(request: HttpRequest, draft: dict) -> None:
     request.session[DRAFT] = draft
 
 
-def _new_draft(request: HttpRequest, started_at: float) -> dict:
+def _new_draft(request: HttpRequest) -> dict:
     # The token identifies this submission from the first page to the receipt:
-    # sending twice with it makes one submission. The start time is for the
-    # minimum fill time that turns away bots.
-    draft = {"token": str(uuid.uuid4()), "started_at": started_at, "views": []}
+    # sending twice with it makes one submission. The minimum fill time that
+    # turns away bots counts from this first save, a time only the server
+    # knows: a start time carried in the page could be kept and replayed.
+    draft = {"token": str(uuid.uuid4()), "started_at": time.time(), "views": []}
     _save_draft(request, draft)
     return draft
-
-
-# The first page carries the time it was shown, signed, so that showing it
-# writes nothing: the draft (and the session) starts when the first answers
-# are saved, and a visit that answers nothing leaves no row behind.
-STARTED_SALT = "feedback.views.started"
-
-
-def _signed_now() -> str:
-    return signing.dumps(time.time(), salt=STARTED_SALT)
-
-
-def _started_at(signed: str | None) -> float:
-    """When the first page was shown, from its signed field; now if the field is missing, altered or too old."""
-    now = time.time()
-    try:
-        shown = float(signing.loads(signed or "", salt=STARTED_SALT, max_age=settings.SESSION_COOKIE_AGE))
-    except (signing.BadSignature, TypeError, ValueError):
-        return now
-    return min(shown, now)
 
 
 def _next_step(draft: dict | None) -> str:
@@ -110,15 +90,13 @@ def about_you(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = AboutYouForm(request.POST)
         if form.is_valid():
-            draft = draft or _new_draft(request, _started_at(request.POST.get("started")))
+            draft = draft or _new_draft(request)
             draft["about"] = form.draft_data()
             _save_draft(request, draft)
             return _after_saving(request, draft, "give_views_views" if draft["views"] else "give_views_add_view")
     else:
         form = AboutYouForm(initial=draft.get("about") if draft else None)
-    # A respondent who has not started yet keeps the time they first saw the page.
-    started = request.POST.get("started") if request.method == "POST" else _signed_now()
-    return render(request, "feedback/about_you.html", {"form": form, "started": None if draft else started})
+    return render(request, "feedback/about_you.html", {"form": form})
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,4 +1,5 @@
 import re
+import time
 
 import pytest
 import time_machine
@@ -235,31 +236,31 @@ def test_looking_at_the_first_page_leaves_nothing_stored(client):
     assert Session.objects.count() == 0
 
 
-def test_the_minimum_fill_time_counts_from_when_the_first_page_was_shown(client, settings):
-
+def test_the_minimum_fill_time_counts_from_the_first_answers_the_server_saved(client, settings):
     settings.QIPP_MIN_FILL_SECONDS = 30
     respondent = Respondent(client)
     with time_machine.travel("2026-11-23 10:00:00+00:00", tick=False) as clock:
-        first_page = client.get("/give-views/about-you/").content.decode()
-        started = re.search(r'name="started" value="([^"]+)"', first_page).group(1)
-        clock.shift(25)
-        client.post("/give-views/about-you/", {**ABOUT_YOU, "started": started})
+        client.get("/give-views/about-you/")
+        clock.shift(600)
+        respondent.about_you()
         respondent.add_view(PRIORITISATION_VIEW)
         respondent.no_more_views()
         respondent.permissions()
         clock.shift(10)
-        sent = respondent.send()
-    assert sent.status_code == 302, "35 seconds after the first page was shown, not 10 after it was saved"
+        assert respondent.send().status_code == 400, "10 seconds after the first save, however long the page was open"
+        clock.shift(20)
+        assert respondent.send().status_code == 302
     assert Submission.objects.count() == 1
 
 
-def test_an_altered_start_time_counts_as_starting_now(client, settings):
+def test_a_start_time_kept_from_an_old_page_does_not_let_a_new_session_send_at_once(client, settings):
     from django.core import signing
 
     settings.QIPP_MIN_FILL_SECONDS = 30
     respondent = Respondent(client)
-    forged = signing.dumps(0.0, salt="another.salt")
-    client.post("/give-views/about-you/", {**ABOUT_YOU, "started": forged})
+    # What the first page used to carry: its signed start time, two hours old.
+    kept = signing.dumps(time.time() - 7200, salt="feedback.views.started")
+    client.post("/give-views/about-you/", {**ABOUT_YOU, "started": kept})
     respondent.add_view(PRIORITISATION_VIEW)
     respondent.no_more_views()
     respondent.permissions()
