@@ -45,7 +45,7 @@ def smtp_sink():
 
 
 def _subscribers() -> None:
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
 
     from feedback.models import Subscription
 
@@ -54,6 +54,9 @@ def _subscribers() -> None:
         for n in range(SUBSCRIBERS)
     )
     Subscription.objects.bulk_create(Subscription(user=user, active=True) for user in users)
+    # The weekly email goes only to those who may read digests.
+    readers = Group.objects.get(name="Digest readers")
+    User.groups.through.objects.bulk_create(User.groups.through(user=user, group=readers) for user in users)
 
 
 def _plain_django(digest) -> None:

@@ -144,7 +144,7 @@ def weekly_settled() -> bool:
 
 def subscribers(count: int, *, prefix: str = "subscriber") -> list[str]:
     """`count` staff subscribed to the weekly summary, all elements."""
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
 
     from feedback.models import Subscription
 
@@ -153,4 +153,7 @@ def subscribers(count: int, *, prefix: str = "subscriber") -> list[str]:
         User(username=f"{prefix}.{n}", email=f"{prefix}.{n}@example.nhs.uk", is_staff=True) for n in range(count)
     )
     Subscription.objects.bulk_create(Subscription(user=user, active=True) for user in users)
+    # The weekly email goes only to those who may read digests.
+    readers = Group.objects.get(name="Digest readers")
+    User.groups.through.objects.bulk_create(User.groups.through(user=user, group=readers) for user in users)
     return [user.email for user in users]

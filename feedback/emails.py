@@ -225,11 +225,7 @@ def weekly_week_due(*, now: datetime | None = None) -> Week:
 
 def plan_weekly_emails(*, week: Week) -> int:
     """Make one send row per active subscriber for `week`, if absent. Returns how many were made."""
-    subscribers = (
-        Subscription.objects.filter(active=True, user__is_active=True, user__is_staff=True)
-        .exclude(user__email="")
-        .values_list("user_id", flat=True)
-    )
+    subscribers = Subscription.objects.receiving().values_list("user_id", flat=True)
     before = WeeklySend.objects.filter(period_start=week.start).count()
     WeeklySend.objects.bulk_create(
         (WeeklySend(user_id=user_id, period_start=week.start) for user_id in subscribers.iterator()),
@@ -387,7 +383,11 @@ def _send_weekly_rows(batch: list[WeeklySend], *, tried: set[int], now: datetime
         digest.period_start: digest
         for digest in Digest.objects.compiled().filter(period_start__in={row.period_start for row in batch})
     }
-    subscriptions = {s.user_id: s for s in Subscription.objects.filter(user_id__in=[row.user_id for row in batch])}
+    # Checked again as each email goes: unsubscribing, or losing the right to
+    # read digests, after the row was made stops the email.
+    subscriptions = {
+        s.user_id: s for s in Subscription.objects.receiving().filter(user_id__in=[row.user_id for row in batch])
+    }
     rendered: dict = {}
     connection = mail.mailers["default"]
     try:
@@ -399,9 +399,9 @@ def _send_weekly_rows(batch: list[WeeklySend], *, tried: set[int], now: datetime
     try:
         for row in batch:
             subscription = subscriptions.get(row.user_id)
-            if subscription is None or not subscription.active:
-                # Unsubscribed after the row was made: nothing is sent, and the
-                # row goes, so subscribing again later in the week brings it back.
+            if subscription is None:
+                # Nothing is sent, and the row goes, so subscribing again (or
+                # being given back the permission) later in the week brings it back.
                 _record(WeeklySend.objects.filter(pk=row.pk, claim=row.claim).delete)
                 outcomes["skipped"] += 1
                 continue

@@ -547,6 +547,26 @@ class Digest(models.Model):
         return bool(approved)
 
 
+# The weekly email carries a digest's figures, themes and quotes: only those
+# who may read digests get it.
+DIGEST_READING_PERMISSION = "feedback.view_digest"
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def receiving(self) -> "SubscriptionQuerySet":
+        """Subscriptions a weekly email goes to: switched on, by active staff with an address who may read digests."""
+        from django.contrib.auth import get_user_model
+
+        readers = get_user_model().objects.with_perm(
+            DIGEST_READING_PERMISSION, backend="django.contrib.auth.backends.ModelBackend"
+        )
+        return (
+            self.filter(active=True, user__is_active=True, user__is_staff=True)
+            .exclude(user__email="")
+            .filter(user__in=readers.values("pk"))
+        )
+
+
 class Subscription(models.Model):
     """A staff member's weekly email summary: on or off, for all elements or some."""
 
@@ -555,6 +575,8 @@ class Subscription(models.Model):
     # Element codes; empty means all four.
     elements = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriptionQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.user.get_username()}: {'subscribed' if self.active else 'unsubscribed'}"

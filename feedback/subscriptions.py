@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
@@ -15,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from . import emails
-from .models import Element, Subscription
+from .models import DIGEST_READING_PERMISSION, Element, Subscription
 
 
 class SubscriptionForm(forms.Form):
@@ -31,6 +32,9 @@ class SubscriptionForm(forms.Form):
 
 def subscription(request: HttpRequest) -> HttpResponse:
     """A staff member's own subscription. Reached through the admin site, so signed in with two-factor."""
+    if not request.user.has_perm(DIGEST_READING_PERMISSION):
+        # The email carries a digest: only those who may read digests subscribe.
+        raise PermissionDenied
     current = Subscription.objects.filter(user=request.user).first()
     form = SubscriptionForm(
         request.POST if request.method == "POST" else None,

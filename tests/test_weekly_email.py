@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.core.management import call_command
 from django.test import Client
@@ -28,6 +28,7 @@ def subscriber(username: str, *, elements=(), active=True, email=None) -> User:
     user = User.objects.create_user(
         username, email=f"{username}@example.nhs.uk" if email is None else email, is_staff=True
     )
+    user.groups.add(Group.objects.get(name="Digest readers"))
     Subscription.objects.create(user=user, active=active, elements=list(elements))
     return user
 
@@ -258,7 +259,7 @@ def test_the_command_previews_with_dry_run_and_then_sends_once(week47, capsys):
     assert len(mail.outbox) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_weekly_task_runs_through_a_real_celery_worker():
     from celery.contrib.testing.worker import start_worker
 
@@ -291,15 +292,14 @@ def test_someone_who_unsubscribes_after_the_send_is_planned_gets_nothing(week47)
     assert not WeeklySend.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_database_that_blinks_just_after_a_weekly_email_went_still_records_it_sent(monkeypatch):
     from django.db import OperationalError
     from django.db.models.query import QuerySet
 
     from feedback import digests
 
-    user = User.objects.create_user("blink", email="blink@example.nhs.uk", is_staff=True)
-    Subscription.objects.create(user=user)
+    subscriber("blink")
     monkeypatch.setattr(emails, "RECORD_RETRY_PAUSES", [0, 0, 0])
     update = QuerySet.update
     blinks = []
@@ -320,7 +320,7 @@ def test_a_database_that_blinks_just_after_a_weekly_email_went_still_records_it_
     assert [message.to for message in mail.outbox] == [["blink@example.nhs.uk"]]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_batch_stopped_before_its_emails_went_waits_again_instead_of_sitting_sending(monkeypatch):
     from django.db import OperationalError
 
@@ -354,3 +354,36 @@ def test_a_batch_stopped_before_its_emails_went_waits_again_instead_of_sitting_s
     assert sorted(message.to[0] for message in mail.outbox) == sorted(
         user.email for user in User.objects.filter(username__in=["ana", "ben", "cy"])
     )
+
+
+# --- Only for those who may read digests -------------------------------------
+
+
+def test_a_staff_account_that_may_not_read_digests_cannot_subscribe(client, make_staff):
+    user = make_staff(None, client=client, email="no.role@example.nhs.uk")
+    assert client.get("/staff/weekly-summary/").status_code == 403
+    assert client.post("/staff/weekly-summary/", {"active": "on"}).status_code == 403
+    assert not Subscription.objects.filter(user=user).exists()
+    assert "Weekly email summary" not in client.get("/admin/").content.decode(), "no link to a page they cannot use"
+
+
+def test_a_subscription_without_the_right_to_read_digests_gets_no_weekly_email(week47):
+    user = subscriber("ana")
+    user.groups.clear()
+    subscriber("ben")
+    run_beat(DUE_W47)
+    assert sent_to() == ["ben@example.nhs.uk"]
+    assert not WeeklySend.objects.filter(user=user).exists()
+
+
+def test_losing_the_right_to_read_digests_stops_an_email_already_planned(week47):
+    from feedback import digests
+
+    user = subscriber("ana")
+    with time_machine.travel(DUE_W47, tick=False):
+        digests.compile_digest(week=W47)
+        emails.plan_weekly_emails(week=W47)
+        user.groups.clear()
+        emails.send_weekly_emails()
+    assert mail.outbox == []
+    assert not WeeklySend.objects.exists()

@@ -1,7 +1,7 @@
 import re
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 
 from feedback import digests, emails
 from feedback.models import Subscription
@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 @pytest.fixture
 def subscriber():
     user = User.objects.create_user("sam.okafor", email="sam.okafor@example.nhs.uk", is_staff=True)
+    user.groups.add(Group.objects.get(name="Digest readers"))
     return Subscription.objects.create(user=user, active=True)
 
 

@@ -24,8 +24,7 @@ class Command(BaseCommand):
         if not digest.is_compiled:
             raise CommandError(f"The digest for {target} could not be compiled: {digest.last_error}")
         if dry_run:
-            subscriptions = Subscription.objects.filter(active=True, user__is_active=True).select_related("user")
-            for subscription in subscriptions.exclude(user__email=""):
+            for subscription in Subscription.objects.receiving().select_related("user"):
                 message = emails.build_weekly_summary(user=subscription.user, digest=digest, subscription=subscription)
                 self.stdout.write(
                     f"To: {', '.join(message.to)}\nSubject: {message.subject}\n\n{message.body}\n{'-' * 72}"
