@@ -3,12 +3,15 @@ CSV and XLSX exports of submissions, one row per view.
 
 CSV is streamed a chunk of rows at a time, so memory stays flat however many
 rows there are. XLSX is written by openpyxl's write-only mode to a temporary
-file, then sent. Cells a spreadsheet would run as formulas are neutralised.
+file, then sent. Cells a spreadsheet would run as formulas are neutralised
+(see neutralise), and every CSV cell is quoted, so a separator typed inside a
+cell can never start a new cell.
 """
 
 import csv
 import io
 import json
+import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -26,9 +29,19 @@ from .models import Element, Level, OrganisationType, Principle, Region, Role, S
 XLSX_MAX_ROWS = 1_048_575
 CHUNK = 2000
 
-# A spreadsheet treats a cell starting with one of these as a formula (or, for
-# tab and carriage return, as the start of one after its own parsing).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet treats a cell starting with one of these as a formula; the
+# full-width forms too, in some East Asian settings. Spaces and line breaks
+# before them are skipped by some importers, so they are skipped here as well.
+FORMULA_TRIGGERS = "=+\\-@\uff1d\uff0b\uff0d\uff20"
+SPACES = " \t\r\n"
+# Where a new cell could begin for a spreadsheet or importer that splits text:
+# field separators in common use, and line breaks.
+SEPARATORS = ",;\t\r\n"
+# The start of the cell: a trigger after any spaces, or a tab or carriage
+# return first, which some spreadsheets strip before reading a formula.
+STARTS_A_FORMULA = re.compile(f"[\t\r]|[{SPACES}]*[{FORMULA_TRIGGERS}]")
+# A separator and any spaces, followed by a trigger: where the apostrophe goes.
+SEPARATOR_THEN_FORMULA = re.compile(f"[{SEPARATORS}][{SPACES}]*(?=[{FORMULA_TRIGGERS}])")
 
 SUBMISSION_FIELDS = [
     ("Reference", "submission__reference", None),
@@ -60,8 +73,38 @@ FREE_TEXT = {"submission__name", "submission__email", "submission__organisation"
 
 
 def neutralise(value: object) -> object:
-    """Text that a spreadsheet would evaluate gets a leading apostrophe; everything else is left as it is."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """
+    Text a spreadsheet could run as a formula, made inert; anything else as it is.
+
+    Text is dangerous when a trigger (= + - @, or a full-width form of one)
+    comes at its start or right after a separator a spreadsheet might split
+    on (, ; tab, carriage return, newline), possibly after spaces and line
+    breaks; or when it starts with a tab or carriage return. A lone "-" is
+    dangerous too: the rule looks at one character, the same everywhere.
+
+    Dangerous text gets a leading apostrophe, which marks the whole cell as
+    text: " =1+1" becomes "' =1+1". That is enough for the cell as exported:
+    XLSX cells are cells, and every CSV cell is quoted, so a separator inside
+    one never splits it. In case something splits the text anyway (an
+    importer that ignores quotes, or a person pasting a cell's text, which
+    spreadsheets split at tabs and line breaks), each trigger after a
+    separator also gets an apostrophe straight before it, so no piece starts
+    with a trigger: 'harmless;=HYPERLINK(...)' becomes
+    "'harmless;'=HYPERLINK(...)". Nothing is removed, so a person still reads
+    what was typed; the cost is an apostrophe on lines like "- a bullet".
+    A tab or line break after a separator is not a trigger by itself, so
+    paragraphs (typed as CR LF CR LF) are left alone.
+
+    The same function guards CSV and XLSX. tests/data/hostile_cells.txt lists
+    the cases, for this and any other implementation of the rule.
+    """
+    if not isinstance(value, str):
+        return value
+    # Checked first because it also decides the apostrophes inside; when it
+    # finds nothing, only the start of the cell is left to look at.
+    if SEPARATOR_THEN_FORMULA.search(value):
+        return "'" + SEPARATOR_THEN_FORMULA.sub(r"\g<0>'", value)
+    if STARTS_A_FORMULA.match(value):
         return "'" + value
     return value
 
@@ -153,7 +196,9 @@ def _format(chunk: list[tuple], convert: list[Callable]) -> list[list]:
 
 def _csv_text(lines: list[list]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(lines)
+    # Every cell quoted: a comma or semicolon inside a cell then never splits
+    # it, even for a spreadsheet set to another separator.
+    csv.writer(buffer, quoting=csv.QUOTE_ALL).writerows(lines)
     return buffer.getvalue()
 
 
