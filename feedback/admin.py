@@ -8,8 +8,6 @@ recorded. Nobody deletes submissions or audit entries through the admin.
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,6 +19,7 @@ from django.utils.text import capfirst
 
 from . import audit, exports, periods
 from .admin_filters import SendingProblemFilter
+from .admin_guard import WorkspaceAdmin
 from .models import (
     AuditAction,
     AuditEvent,
@@ -249,7 +248,7 @@ class NoteInline(LabelledTabularInline):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(WorkspaceAdmin):
     list_display = [
         "reference",
         "received_at",
@@ -287,6 +286,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     inlines = [ViewInline, NoteInline]
     actions = ["mark_read", "mark_flagged", "mark_actioned", "mark_new", "retry_acknowledgement"]
     change_list_template = "admin/feedback/submission/change_list.html"
+    personal_fields = tuple(PERSONAL_FIELDS)
     readonly_fields = [
         "reference",
         "received_at",
@@ -490,7 +490,11 @@ class SubmissionAdmin(admin.ModelAdmin):
             request=request,
             format=file_format,
             rows=rows,
-            filters={key: request.GET.getlist(key) for key in request.GET},
+            # Filters on personal details are named, never their values.
+            filters={
+                key: ["(personal details)"] if key.split("__")[0] in PERSONAL_FIELDS else request.GET.getlist(key)
+                for key in request.GET
+            },
             personal_details=include_personal,
         )
         if file_format == "csv":
@@ -528,7 +532,7 @@ class ThemeTagInline(LabelledTabularInline):
 
 
 @admin.register(View)
-class ViewAdmin(admin.ModelAdmin):
+class ViewAdmin(WorkspaceAdmin):
     """A view's page, reached from its submission: where reviewers tag themes."""
 
     fields = ["submission_link", "element", "level", "text"]
@@ -590,7 +594,7 @@ class MergeForm(forms.Form):
 
 
 @admin.register(Theme)
-class ThemeAdmin(admin.ModelAdmin):
+class ThemeAdmin(WorkspaceAdmin):
     list_display = ["name", "element", "tag_count", "suggested_count", "state"]
     list_filter = ["element", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "description"]
@@ -675,7 +679,7 @@ class ThemeAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(WorkspaceAdmin):
     list_display = ["at", "actor_username", "action", "reference", "summary", "ip_address"]
     list_filter = ["action", "at"]
     search_fields = ["actor_username", "reference"]
@@ -707,29 +711,5 @@ def _readable(value) -> str:
     return str(value)
 
 
-# --- Staff accounts ----------------------------------------------------------
-
-admin.site.unregister(User)
-
-
-@admin.register(User)
-class StaffUserAdmin(UserAdmin):
-    """Administrators manage accounts, but only a superuser can make or change a superuser."""
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields += ["is_superuser", "last_login", "date_joined"]
-        return fields
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
-
-
-# Digests and weekly emails have their own modules; importing them registers them.
-from . import digest_admin, weekly_admin  # noqa: E402, F401
+# Digests, weekly emails and staff accounts have their own modules; importing them registers them.
+from . import account_admin, digest_admin, weekly_admin  # noqa: E402, F401

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django_otp import user_has_device
 
-from . import dashboard
+from . import accounts, dashboard
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -32,6 +32,13 @@ class PortalAdminSite(admin.AdminSite):
     def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         next_url = request.GET.get("next") or reverse("admin:index")
         return redirect(f"{reverse('staff_sign_in')}?{urlencode({'next': next_url})}")
+
+    def password_change(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        """A staff member changes their own password (the old one first), and is told by email."""
+        response = super().password_change(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:
+            accounts.password_changed(request.user, request=request)
+        return response
 
     def each_context(self, request: HttpRequest) -> dict:
         context = super().each_context(request)

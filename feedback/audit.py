@@ -36,8 +36,9 @@ def record(
 
 
 @receiver(user_logged_in)
-def record_sign_in(sender, request, user, **kwargs) -> None:
-    record(AuditAction.SIGNED_IN, request=request, user=user)
+def record_password_accepted(sender, request, user, **kwargs) -> None:
+    # Only the first factor: SIGNED_IN is recorded once the second one passes.
+    record(AuditAction.PASSWORD_ACCEPTED, request=request, user=user)
 
 
 @receiver(user_login_failed)

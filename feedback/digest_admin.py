@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from . import digests, pdf, tasks
+from .admin_guard import WorkspaceAdmin
 from .models import Digest, DigestStatus
 from .periods import Week, week_of
 
@@ -111,7 +112,7 @@ class CompileForm(forms.Form):
 
 
 @admin.register(Digest)
-class DigestAdmin(admin.ModelAdmin):
+class DigestAdmin(WorkspaceAdmin):
     list_display = ["__str__", "status", "new_submissions", "compiled_at", "approved_at", "approved_by"]
     list_filter = ["status"]
     ordering = ["-period_start"]
@@ -157,6 +158,8 @@ class DigestAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:feedback_digest_compile"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not str(object_id).isdigit():
+            raise Http404("No such digest.")
         return HttpResponseRedirect(reverse("admin:feedback_digest_read", args=[object_id]))
 
     def compile_view(self, request: HttpRequest) -> HttpResponse:

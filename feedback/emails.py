@@ -100,6 +100,42 @@ def build_acknowledgement(submission: Submission) -> EmailMultiAlternatives:
     return _build("acknowledgement", context, to=[submission.email])
 
 
+def build_password_link(user, *, link: str, new_account: bool) -> EmailMultiAlternatives:
+    """A staff member's link to choose a password: for a new account, or a reset an administrator sent."""
+    context = {
+        "username": user.get_username(),
+        "link": link,
+        "new_account": new_account,
+        "valid_days": settings.PASSWORD_RESET_TIMEOUT // (24 * 60 * 60),
+        "contact_email": settings.QIPP_CONTACT_EMAIL,
+    }
+    return _build("password-link", context, to=[user.email])
+
+
+def build_account_change(user, *, change: str, at: datetime) -> EmailMultiAlternatives:
+    """Tells a staff member their password or two-factor set-up changed, so that a change they did not make is seen."""
+    context = {
+        "username": user.get_username(),
+        "change": change,
+        "at": timezone.localtime(at),
+        "contact_email": settings.QIPP_CONTACT_EMAIL,
+    }
+    return _build("account-change", context, to=[user.email])
+
+
+def send_account_email(message: EmailMultiAlternatives) -> bool:
+    """
+    Send an email about a staff account now, while the person who caused it
+    waits. Returns whether it went; a failure is logged without the address.
+    """
+    try:
+        _send(message)
+    except (OSError, smtplib.SMTPException, PermanentEmailError):
+        logger.warning("An email about a staff account could not be sent", exc_info=True)
+        return False
+    return True
+
+
 def retry_backoff(attempts: int) -> timedelta:
     """How long to wait before trying again after `attempts` failed tries."""
     index = min(max(attempts, 1), len(RETRY_BACKOFF_MINUTES)) - 1

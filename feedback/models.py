@@ -440,12 +440,21 @@ class Note(models.Model):
 
 
 class AuditAction(models.TextChoices):
+    PASSWORD_ACCEPTED = "password_accepted", "Password accepted (second factor next)"
     SIGNED_IN = "signed_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
     LOCKED_OUT = "locked_out", "Locked out"
+    LOCKOUT_REMOVED = "lockout_removed", "Removed a lockout"
+    TWO_FACTOR_FAILED = "two_factor_failed", "Wrong second-factor code"
+    TWO_FACTOR_REPLAYED = "two_factor_replayed", "Second-factor code used again"
     TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Set up two-factor authentication"
     TWO_FACTOR_RESET = "two_factor_reset", "Two-factor authentication reset"
+    ACCOUNT_CREATED = "account_created", "Created an account"
+    ACCESS_CHANGED = "access_changed", "Changed an account's access"
+    PASSWORD_CHANGED = "password_changed", "Changed a password"
+    PASSWORD_RESET_SENT = "password_reset_sent", "Sent a password reset link"
     VIEWED_PERSONAL_DETAILS = "viewed_personal_details", "Viewed personal details"
+    FILTERED_PERSONAL_DETAILS = "filtered_personal_details", "Filtered by personal details"
     EXPORTED = "exported", "Exported submissions"
     STATUS_CHANGED = "status_changed", "Changed status"
     THEMES_CHANGED = "themes_changed", "Changed themes"

@@ -14,13 +14,15 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import PasswordResetConfirmView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -30,7 +32,7 @@ from django_otp import match_token, user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import audit
+from . import accounts, audit
 from .models import AuditAction
 
 BACKUP_CODE_COUNT = 10
@@ -116,8 +118,18 @@ def _second_factor(request: HttpRequest) -> HttpResponse:
     if user_has_device(request.user):
         return _to("staff_two_factor", request)
     if settings.QIPP_RELAX_TWO_FACTOR:
+        audit.record(AuditAction.SIGNED_IN, request=request, two_factor=False)
         return redirect(next_url)
     return _to("staff_set_up_two_factor", request)
+
+
+def _signed_in(request: HttpRequest, device) -> None:
+    """The second factor passed: the sign-in is complete."""
+    otp_login(request, device)
+    # A new session key now that the session grants the workspace: one
+    # learnt between password and code is worth nothing.
+    request.session.cycle_key()
+    audit.record(AuditAction.SIGNED_IN, request=request, device=device.name)
 
 
 @never_cache
@@ -130,10 +142,13 @@ def verify(request: HttpRequest) -> HttpResponse:
         return _to("staff_set_up_two_factor", request)
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        device = match_token(request.user, form.cleaned_data["code"])
+        code = form.cleaned_data["code"]
+        device = match_token(request.user, code)
         if device is not None:
-            otp_login(request, device)
+            _signed_in(request, device)
             return redirect(_next_url(request))
+        replayed = accounts.is_replayed_code(request.user, code)
+        audit.record(AuditAction.TWO_FACTOR_REPLAYED if replayed else AuditAction.TWO_FACTOR_FAILED, request=request)
         form.add_error("code", "That code did not work. Check the time on your phone, or use a backup code.")
     return render(request, "staff/verify.html", {"form": form, "next": _next_url(request)})
 
@@ -177,8 +192,8 @@ def _confirm_devices(request: HttpRequest, device: TOTPDevice) -> list[str]:
         backup.token_set.all().delete()
         codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
         StaticToken.objects.bulk_create(StaticToken(device=backup, token=code) for code in codes)
-        otp_login(request, device)
-        audit.record(AuditAction.TWO_FACTOR_ENROLLED, request=request)
+        accounts.two_factor_enrolled(request.user, request=request)
+        _signed_in(request, device)
     return codes
 
 
@@ -207,3 +222,20 @@ def _qr_image(data: str) -> str:
 
     qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).save(out)
     return "data:image/svg+xml;base64," + b64encode(out.getvalue()).decode()
+
+
+class ChoosePasswordView(PasswordResetConfirmView):
+    """The page a password link opens: the owner chooses their password, and is told by email it changed."""
+
+    template_name = "staff/choose_password.html"
+    success_url = reverse_lazy("staff_sign_in")
+    post_reset_login = False
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        accounts.password_changed(form.user, request=self.request)
+        messages.success(self.request, "Your password is set. Sign in with it now.")
+        return response
+
+
+choose_password = ChoosePasswordView.as_view()

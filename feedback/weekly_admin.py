@@ -4,11 +4,12 @@ from django.contrib import admin
 from django.utils import timezone
 
 from .admin_filters import SendingProblemFilter
+from .admin_guard import WorkspaceAdmin
 from .models import Element, SendStatus, Subscription, WeeklySend
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(WorkspaceAdmin):
     list_display = ["user", "active", "element_list", "updated_at"]
     list_filter = ["active"]
     search_fields = ["user__username", "user__email"]
@@ -23,7 +24,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WeeklySend)
-class WeeklySendAdmin(admin.ModelAdmin):
+class WeeklySendAdmin(WorkspaceAdmin):
     list_display = ["user", "period_start", "status", "attempts", "sent_at", "next_attempt_at", "last_error"]
     list_filter = ["status", SendingProblemFilter, "period_start"]
     search_fields = ["user__username", "user__email", "message_id"]

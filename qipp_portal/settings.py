@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "feedback.middleware.refuse_nul_in_query",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -296,6 +297,11 @@ QIPP_RELAX_TWO_FACTOR = env.bool("QIPP_RELAX_TWO_FACTOR", default=False)
 if QIPP_RELAX_TWO_FACTOR and not DEBUG:
     raise ImproperlyConfigured("QIPP_RELAX_TWO_FACTOR is for development only: unset it, or set DJANGO_DEBUG.")
 OTP_TOTP_ISSUER = "QIPP challenge feedback"
+# Nobody reads a device's secret or backup codes in the admin, superusers
+# included: whoever has them can pass as the device's owner.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# A link to choose a password (new accounts, resets) works once, for this long.
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 60 * 60
 LOGIN_URL = "staff_sign_in"
 # A staff session ends after this many seconds without a request.
 QIPP_STAFF_IDLE_SECONDS = env.int("QIPP_STAFF_IDLE_SECONDS", default=30 * 60)

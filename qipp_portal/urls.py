@@ -8,6 +8,7 @@ urlpatterns = [
     path("staff/two-factor/", staff.verify, name="staff_two_factor"),
     path("staff/two-factor/set-up/", staff.set_up, name="staff_set_up_two_factor"),
     path("staff/two-factor/backup-codes/", staff.backup_codes, name="staff_backup_codes"),
+    path("staff/password/<uidb64>/<token>/", staff.choose_password, name="staff_password_reset"),
     path("staff/weekly-summary/", admin.site.admin_view(subscriptions.subscription), name="weekly_subscription"),
     path("email/unsubscribe/<str:token>/", subscriptions.unsubscribe, name="weekly_unsubscribe"),
     path("admin/", admin.site.urls),

@@ -77,7 +77,7 @@ def test_the_same_week_compiled_concurrently_makes_one_digest():
 
 def test_the_weekly_send_run_from_two_processes_at_once_sends_one_email_each(mailoutbox):
     import time_machine
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Permission, User
 
     from feedback import digests
     from feedback.models import SendStatus, Subscription, WeeklySend
@@ -85,6 +85,9 @@ def test_the_weekly_send_run_from_two_processes_at_once_sends_one_email_each(mai
 
     week = Week.parse("2026-W47")
     users = [User.objects.create_user(f"sub{n}", email=f"sub{n}@example.nhs.uk", is_staff=True) for n in range(30)]
+    reading = Permission.objects.get(content_type__app_label="feedback", codename="view_digest")
+    for user in users:
+        user.user_permissions.add(reading)
     Subscription.objects.bulk_create(Subscription(user=user) for user in users)
     with time_machine.travel("2026-11-23 08:00 +0000"):
         digests.compile_digest(week=week)

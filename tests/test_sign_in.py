@@ -112,10 +112,15 @@ def test_repeated_wrong_passwords_lock_the_account_out_and_are_recorded(client, 
     assert AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).count() >= settings.AXES_FAILURE_LIMIT - 1
 
 
-def test_signing_in_is_recorded_and_the_session_ends_after_inactivity(client, reviewer, settings):
+def test_the_password_and_the_completed_sign_in_are_recorded_apart(client, reviewer, settings):
+    device = TOTPDevice.objects.create(user=reviewer, name="Authenticator app", confirmed=True)
     sign_in(client)
-    assert AuditEvent.objects.filter(action=AuditAction.SIGNED_IN, actor=reviewer).exists()
+    assert list(AuditEvent.objects.filter(actor=reviewer).values_list("action", flat=True)) == [
+        AuditAction.PASSWORD_ACCEPTED
+    ], "a password alone is not a sign-in"
     assert client.session.get_expiry_age() == settings.QIPP_STAFF_IDLE_SECONDS
+    client.post("/staff/two-factor/", {"code": code_for(device)})
+    assert AuditEvent.objects.filter(action=AuditAction.SIGNED_IN, actor=reviewer).count() == 1
 
 
 def test_each_request_pushes_the_end_of_a_staff_session_back(client, reviewer, settings):
@@ -150,3 +155,48 @@ def test_the_sign_in_page_only_redirects_within_the_portal(client, reviewer, set
         "/staff/sign-in/", {"username": "reviewer", "password": PASSWORD, "next": "https://evil.example/"}
     )
     assert response["Location"] == "/admin/"
+
+
+def test_wrong_and_replayed_codes_are_recorded_apart(client, reviewer):
+    device = TOTPDevice.objects.create(user=reviewer, name="Authenticator app", confirmed=True)
+    with time_machine.travel(time.time(), tick=False) as clock:
+        sign_in(client)
+        code = code_for(device)
+        wrong = "000000" if code != "000000" else "111111"
+        client.post("/staff/two-factor/", {"code": wrong})
+        clock.shift(5)
+        assert client.post("/staff/two-factor/", {"code": code}).status_code == 302
+        client.logout()
+        sign_in(client)
+        clock.shift(5)
+        replayed = client.post("/staff/two-factor/", {"code": code})
+    assert "That code did not work" in replayed.content.decode()
+    assert list(AuditEvent.objects.filter(actor=reviewer).order_by("pk").values_list("action", flat=True)) == [
+        AuditAction.PASSWORD_ACCEPTED,
+        AuditAction.TWO_FACTOR_FAILED,
+        AuditAction.SIGNED_IN,
+        AuditAction.PASSWORD_ACCEPTED,
+        AuditAction.TWO_FACTOR_REPLAYED,
+    ]
+
+
+def test_the_session_key_changes_when_the_second_factor_passes(client, reviewer):
+    device = TOTPDevice.objects.create(user=reviewer, name="Authenticator app", confirmed=True)
+    sign_in(client)
+    between = client.cookies["sessionid"].value
+    client.post("/staff/two-factor/", {"code": code_for(device)})
+    assert client.cookies["sessionid"].value != between
+    assert client.get("/admin/feedback/submission/").status_code == 200
+
+
+def test_setting_up_two_factor_tells_the_owner_by_email(client, reviewer, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    reviewer.email = "reviewer@example.nhs.uk"
+    reviewer.save()
+    client.get(sign_in(client)["Location"])
+    device = TOTPDevice.objects.get(user=reviewer, confirmed=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/staff/two-factor/set-up/", {"code": code_for(device)})
+    assert [message.to for message in mail.outbox] == [["reviewer@example.nhs.uk"]]
+    assert "authenticator app" in mail.outbox[0].body

@@ -1,0 +1,67 @@
+"""
+What every list in the workspace accepts in its address.
+
+The admin lets a list be filtered by any of its model's own fields straight
+from the URL (`?email__startswith=a`), which would let someone who may not
+see respondents' personal details find them out a letter at a time from the
+counts. Here:
+
+- a lookup on a personal field is refused (400) for anyone without the
+  personal-details permission, and recorded for those with it;
+- regular-expression lookups are refused for everyone: no page offers them,
+  and a crafted pattern can keep the database busy;
+- values that cannot be turned into a query (a year of twenty digits) give
+  the whole list with a message saying the filter was not used, never a
+  server error.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.http import HttpRequest, HttpResponseRedirect
+
+from . import audit
+from .models import AuditAction
+
+PERSONAL_DETAILS_PERMISSION = "feedback.view_personal_details"
+REFUSED_LOOKUPS = {"regex", "iregex"}
+
+
+class GuardedLookups:
+    """Mixin for a ModelAdmin. `personal_fields` names the model's fields that hold personal data."""
+
+    personal_fields: tuple[str, ...] = ()
+
+    def _personal_lookups(self, request: HttpRequest) -> list[str]:
+        return sorted({key for key in request.GET if key.split("__")[0] in self.personal_fields})
+
+    def lookup_allowed(self, lookup: str, value, request: HttpRequest) -> bool:
+        parts = lookup.split("__")
+        if REFUSED_LOOKUPS & set(parts):
+            return False
+        if parts[0] in self.personal_fields and not request.user.has_perm(PERSONAL_DETAILS_PERMISSION):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_changelist_instance(self, request: HttpRequest):
+        try:
+            return super().get_changelist_instance(request)
+        except OverflowError as error:
+            # Django turns a ValueError here into "use the whole list"; a number
+            # too large for a date is the same mistake.
+            raise IncorrectLookupParameters(error) from error
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if isinstance(response, HttpResponseRedirect) and response.url.endswith(f"?{ERROR_FLAG}=1"):
+            messages.warning(request, "The filters in that address could not be used, so the whole list is shown.")
+        elif response.status_code == 200 and (lookups := self._personal_lookups(request)):
+            # Keys only: the values would be respondents' names and addresses.
+            audit.record(
+                AuditAction.FILTERED_PERSONAL_DETAILS, request=request, model=self.opts.label, lookups=lookups
+            )
+        return response
+
+
+class WorkspaceAdmin(GuardedLookups, admin.ModelAdmin):
+    """The base of every list the portal adds."""
