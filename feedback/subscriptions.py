@@ -73,4 +73,4 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         Subscription.objects.filter(user=user).update(active=False)
         return render(request, "feedback/unsubscribe.html", {"done": True})
-    return render(request, "feedback/unsubscribe.html", {"user": user})
+    return render(request, "feedback/unsubscribe.html")

@@ -5,6 +5,10 @@ and permissions, check your answers, send, receipt.
 The answers so far are a draft in the session (kept in the database, so it
 survives Redis going away). Nothing is written to the submissions table until
 the respondent sends the draft from the check-your-answers page.
+
+Every page of the journey is sent with `Cache-Control: no-store`: they show
+a respondent's name, email address and views, which must not stay behind in
+a shared computer's cache or a proxy.
 """
 
 import logging
@@ -16,6 +20,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
@@ -84,6 +89,7 @@ def _after_saving(request: HttpRequest, draft: dict, default: str) -> HttpRespon
 # --- The steps ---------------------------------------------------------------
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def about_you(request: HttpRequest) -> HttpResponse:
     draft = _draft(request)
@@ -99,6 +105,7 @@ def about_you(request: HttpRequest) -> HttpResponse:
     return render(request, "feedback/about_you.html", {"form": form})
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def views_list(request: HttpRequest) -> HttpResponse:
     draft = _draft(request)
@@ -120,6 +127,7 @@ def views_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def edit_view(request: HttpRequest, number: int | None = None) -> HttpResponse:
     """Add a view (number is None) or change view `number` (counting from 1)."""
@@ -149,6 +157,7 @@ def edit_view(request: HttpRequest, number: int | None = None) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def remove_view(request: HttpRequest, number: int) -> HttpResponse:
     draft = _draft(request)
@@ -162,6 +171,7 @@ def remove_view(request: HttpRequest, number: int) -> HttpResponse:
     return render(request, "feedback/remove_view.html", {"view": view, "number": number})
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def permissions(request: HttpRequest) -> HttpResponse:
     draft = _draft(request)
@@ -179,6 +189,7 @@ def permissions(request: HttpRequest) -> HttpResponse:
     return render(request, "feedback/permissions.html", {"form": form, "has_email": bool(email)})
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def check_answers(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -317,6 +328,7 @@ def _over_rate_limit(request: HttpRequest) -> bool:
         return False
 
 
+@never_cache
 def received(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     submission = get_object_or_404(Submission.objects.prefetch_related("views"), token=token)
     return render(request, "feedback/received.html", {"submission": submission})

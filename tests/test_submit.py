@@ -294,3 +294,29 @@ def test_a_signed_in_member_of_staff_who_sends_views_stays_signed_in(client, res
     assert respondent.send().status_code == 302
     assert "draft" not in client.session
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "/give-views/about-you/",
+        "/give-views/your-views/",
+        "/give-views/your-views/add/",
+        "/give-views/your-views/1/",
+        "/give-views/your-views/1/remove/",
+        "/give-views/permissions/",
+        "/give-views/check-your-answers/",
+    ],
+)
+def test_no_page_of_the_journey_may_be_kept_by_a_browser_or_proxy(client, respondent, step):
+    respondent.complete_up_to_check()
+    page = client.get(step)
+    assert page.status_code == 200
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_the_receipt_may_not_be_kept_by_a_browser_or_proxy(client, respondent):
+    respondent.complete_up_to_check()
+    receipt = client.get(respondent.send()["Location"])
+    assert receipt.status_code == 200
+    assert "no-store" in receipt["Cache-Control"]

@@ -212,6 +212,7 @@ def test_the_unsubscribe_link_asks_first_and_a_post_unsubscribes(client):
     path = f"/email/unsubscribe/{emails.unsubscribe_token(user)}/"
     page = client.get(path)
     assert "Unsubscribe from the weekly summary" in page.content.decode()
+    assert user.email not in page.content.decode(), "whoever holds the link does not learn the address"
     assert Subscription.objects.get(user=user).active, "a GET (a mail scanner following links) changes nothing"
     # A mail client's one-click unsubscribe posts without a CSRF token.
     strict = Client(enforce_csrf_checks=True)
