@@ -5,8 +5,10 @@ run twice. PostgreSQL holds the state of the work; a task is only a doorbell.
 
 import logging
 import time
+from importlib import import_module
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import transaction
 
 from . import digests, emails
@@ -71,3 +73,9 @@ def send_weekly_emails_task() -> dict:
     if digests.compile_digest(week=week).is_compiled:
         emails.plan_weekly_emails(week=week)
     return emails.send_weekly_emails()
+
+
+@shared_task
+def clear_expired_sessions_task() -> None:
+    """Delete sessions past their expiry: an abandoned draft holds a respondent's name and email address."""
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()

@@ -287,6 +287,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.send_weekly_emails_task",
         "schedule": crontab(minute="*/10"),
     },
+    # Hourly at twenty to: delete expired sessions. A draft abandoned half-way
+    # holds a name and email address; it goes within an hour of expiring.
+    "clear-expired-sessions": {
+        "task": "feedback.tasks.clear_expired_sessions_task",
+        "schedule": crontab(minute=40),
+    },
 }
 
 # Staff sign-in. Every staff account uses two-factor authentication (an

@@ -7,7 +7,7 @@ from django.core import mail
 
 from feedback.models import AckStatus, Element, Level, Source, Status, Submission, View
 
-from .conftest import ABOUT_YOU, ENGAGEMENT_VIEW, PRIORITISATION_VIEW, Respondent
+from .conftest import ABOUT_YOU, ENGAGEMENT_VIEW, PRIORITISATION_VIEW, HttpsClient, Respondent
 
 pytestmark = pytest.mark.django_db
 
@@ -320,3 +320,20 @@ def test_the_receipt_may_not_be_kept_by_a_browser_or_proxy(client, respondent):
     receipt = client.get(respondent.send()["Location"])
     assert receipt.status_code == 200
     assert "no-store" in receipt["Cache-Control"]
+
+
+def test_abandoned_drafts_are_deleted_by_the_hourly_job_once_their_session_expires(client, respondent, settings):
+    from django.contrib.sessions.models import Session
+
+    from feedback import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["clear-expired-sessions"]["task"] == tasks.clear_expired_sessions_task.name
+    with time_machine.travel("2026-11-23 10:00:00+00:00", tick=False) as clock:
+        respondent.about_you()
+        abandoned = client.session.session_key
+        clock.shift(settings.SESSION_COOKIE_AGE - 60)
+        Respondent(HttpsClient()).about_you()
+        clock.shift(120)
+        tasks.clear_expired_sessions_task.delay()
+    assert not Session.objects.filter(session_key=abandoned).exists()
+    assert Session.objects.count() == 1, "a draft still in its time is kept"
