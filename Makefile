@@ -77,7 +77,7 @@ migrations-check: $(BIN)/.installed ## Fail if a model change has no migration
 
 check-deploy: $(BIN)/.installed ## Django's deployment checks with production settings
 	env -u DJANGO_DEBUG SECRET_KEY=check-deploy-$$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9') \
-		ALLOWED_HOSTS=qipp.example.nhs.uk $(BIN)/python manage.py check --deploy --fail-level WARNING
+		ALLOWED_HOSTS=qipp.example.nhs.uk QIPP_SINGLE_HOST=1 $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean: ## Remove the virtualenv, node modules, built assets and local state
 	rm -rf $(VENV) node_modules build staticfiles var

@@ -93,6 +93,9 @@ def setup_django(database_url: str) -> None:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "QIPP_VAR_DIR": str(ROOT / "var" / "bench"),
             "LOG_LEVEL": "WARNING",
+            # This process only seeds and measures; the portal's own processes
+            # get the benchmark's Redis (web.load_run_environment).
+            "QIPP_SINGLE_HOST": "1",
         }
     )
     os.environ.pop("DJANGO_DEBUG", None)

@@ -265,6 +265,26 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# Production on the one-machine defaults is refused unless it is meant:
+# SQLite and the filesystem broker serve one host only, and an in-process
+# cache gives every web worker its own rate-limit counters.
+QIPP_SINGLE_HOST = env.bool("QIPP_SINGLE_HOST", default=False)
+if not DEBUG and not QIPP_SINGLE_HOST:
+    _one_machine = [
+        name
+        for name, in_use in (
+            ("SQLite (set DATABASE_URL)", DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"),
+            ("the filesystem broker (set CELERY_BROKER_URL)", CELERY_BROKER_URL.startswith("filesystem://")),
+            ("the in-process cache (set CACHE_URL)", "locmem" in CACHES["default"]["BACKEND"]),
+        )
+        if in_use
+    ]
+    if _one_machine:
+        raise ImproperlyConfigured(
+            f"Production settings are using {', '.join(_one_machine)}. "
+            "Set QIPP_SINGLE_HOST=1 if one machine is meant."
+        )
+
 # Periodic jobs, in one place. Exactly one beat process may run.
 CELERY_BEAT_SCHEDULE = {
     # Every two minutes: ring the doorbell again for acknowledgement emails

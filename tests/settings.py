@@ -10,6 +10,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SITE_URL", "https://qipp.example.nhs.uk")
+# The suite also runs on the one-machine defaults (SQLite, the filesystem
+# broker, the in-process cache), which production settings refuse unless told.
+os.environ.setdefault("QIPP_SINGLE_HOST", "1")
 # Keep the test run's filesystem broker apart from a portal running beside it.
 os.environ.setdefault("QIPP_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "tests"))
 

@@ -19,7 +19,17 @@ def run_portal(code: str, **env: str) -> subprocess.CompletedProcess:
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key in ("PATH", "HOME", "LANG", "PYENV_VERSION", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
+        if key
+        in (
+            "PATH",
+            "HOME",
+            "LANG",
+            "PYENV_VERSION",
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "CACHE_URL",
+            "QIPP_SINGLE_HOST",
+        )
     }
     environment.update(
         {"DJANGO_SETTINGS_MODULE": "qipp_portal.settings", "QIPP_VAR_DIR": os.environ["QIPP_VAR_DIR"], **env}
@@ -155,3 +165,24 @@ def test_production_static_addresses_come_from_the_manifest_and_are_remembered(t
     assert storage.url("css/portal.css") == "/static/css/portal.0a1b2c.css"
     with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
         storage.url("css/missing.css")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("DATABASE_URL", "sqlite:////tmp/qipp-refused.sqlite3", "SQLite"),
+        ("CELERY_BROKER_URL", "filesystem://", "the filesystem broker"),
+        ("CACHE_URL", "locmemcache://", "the in-process cache"),
+    ],
+)
+def test_production_refuses_a_one_machine_default_unless_told_it_is_meant(setting, value, named):
+    servers = {
+        "DATABASE_URL": "postgres://root@127.0.0.1:5432/qipp",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+        "CACHE_URL": "rediscache://127.0.0.1:6379/14",
+    }
+    refused = run_portal("pass", **{**PRODUCTION, **servers, setting: value, "QIPP_SINGLE_HOST": "0"})
+    assert refused.returncode != 0
+    assert named in refused.stderr and "QIPP_SINGLE_HOST=1" in refused.stderr
+    meant = run_portal("pass", **{**PRODUCTION, **servers, setting: value, "QIPP_SINGLE_HOST": "1"})
+    assert meant.returncode == 0, meant.stderr
