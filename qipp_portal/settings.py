@@ -281,8 +281,7 @@ if not DEBUG and not QIPP_SINGLE_HOST:
     ]
     if _one_machine:
         raise ImproperlyConfigured(
-            f"Production settings are using {', '.join(_one_machine)}. "
-            "Set QIPP_SINGLE_HOST=1 if one machine is meant."
+            f"Production settings are using {', '.join(_one_machine)}. Set QIPP_SINGLE_HOST=1 if one machine is meant."
         )
 
 # Periodic jobs, in one place. Exactly one beat process may run.
