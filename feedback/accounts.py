@@ -95,10 +95,9 @@ def _tell_owner(user, change: str) -> None:
         transaction.on_commit(lambda: emails.send_account_email(message), robust=True)
 
 
-def password_changed(user, *, request: HttpRequest) -> None:
-    """Record that `user`'s password changed, by whoever is signed in (or the owner, through a link)."""
-    actor = request.user if request.user.is_authenticated else user
-    audit.record(AuditAction.PASSWORD_CHANGED, request=request, user=actor, account=user.get_username())
+def password_changed(user, *, by, request: HttpRequest) -> None:
+    """Record that `user`'s password was changed by `by`, and tell its owner."""
+    audit.record(AuditAction.PASSWORD_CHANGED, request=request, user=by, account=user.get_username())
     _tell_owner(user, "your password was changed")
 
 

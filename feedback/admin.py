@@ -492,7 +492,7 @@ class SubmissionAdmin(WorkspaceAdmin):
             rows=rows,
             # Filters on personal details are named, never their values.
             filters={
-                key: ["(personal details)"] if key.split("__")[0] in PERSONAL_FIELDS else request.GET.getlist(key)
+                key: ["(personal details)"] if self.is_personal_lookup(key) else request.GET.getlist(key)
                 for key in request.GET
             },
             personal_details=include_personal,

@@ -32,14 +32,15 @@ class GuardedLookups:
 
     personal_fields: tuple[str, ...] = ()
 
-    def _personal_lookups(self, request: HttpRequest) -> list[str]:
-        return sorted({key for key in request.GET if key.split("__")[0] in self.personal_fields})
+    def is_personal_lookup(self, key: str) -> bool:
+        """Whether a query parameter filters on a personal field."""
+        return key.split("__")[0] in self.personal_fields
 
     def lookup_allowed(self, lookup: str, value, request: HttpRequest) -> bool:
         parts = lookup.split("__")
         if REFUSED_LOOKUPS & set(parts):
             return False
-        if parts[0] in self.personal_fields and not request.user.has_perm(PERSONAL_DETAILS_PERMISSION):
+        if self.is_personal_lookup(lookup) and not request.user.has_perm(PERSONAL_DETAILS_PERMISSION):
             return False
         return super().lookup_allowed(lookup, value, request)
 
@@ -55,7 +56,7 @@ class GuardedLookups:
         response = super().changelist_view(request, extra_context)
         if isinstance(response, HttpResponseRedirect) and response.url.endswith(f"?{ERROR_FLAG}=1"):
             messages.warning(request, "The filters in that address could not be used, so the whole list is shown.")
-        elif response.status_code == 200 and (lookups := self._personal_lookups(request)):
+        elif response.status_code == 200 and (lookups := sorted(filter(self.is_personal_lookup, request.GET))):
             # Keys only: the values would be respondents' names and addresses.
             audit.record(
                 AuditAction.FILTERED_PERSONAL_DETAILS, request=request, model=self.opts.label, lookups=lookups

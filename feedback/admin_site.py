@@ -37,7 +37,7 @@ class PortalAdminSite(admin.AdminSite):
         """A staff member changes their own password (the old one first), and is told by email."""
         response = super().password_change(request, extra_context)
         if request.method == "POST" and response.status_code == 302:
-            accounts.password_changed(request.user, request=request)
+            accounts.password_changed(request.user, by=request.user, request=request)
         return response
 
     def each_context(self, request: HttpRequest) -> dict:

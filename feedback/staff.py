@@ -233,7 +233,8 @@ class ChoosePasswordView(PasswordResetConfirmView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        accounts.password_changed(form.user, request=self.request)
+        # Whoever holds the link is taken to be its owner.
+        accounts.password_changed(form.user, by=form.user, request=self.request)
         messages.success(self.request, "Your password is set. Sign in with it now.")
         return response
 
