@@ -3,7 +3,7 @@ Staff accounts, roles and lockouts in the admin (the rules are in accounts.py).
 
 Administrators create accounts, switch them on and off and manage Digest
 readers; they send a password link rather than set a password, and remove a
-lost phone rather than read or edit devices. Every change of access, and
+lost phone rather than read or edit devices, which nobody changes here. Every change of access, and
 every lockout removed, is in the audit log with before and after.
 """
 
@@ -15,6 +15,10 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import accounts, audit
 from .admin_guard import GuardedLookups
@@ -205,4 +209,38 @@ class SignInLogAdmin(GuardedLookups, AccessLogAdmin):
 
 @admin.register(AccessFailureLog)
 class FailedSignInLogAdmin(GuardedLookups, AccessFailureLogAdmin):
+    pass
+
+
+# --- Two-factor devices (django-otp) -----------------------------------------
+
+for model in (TOTPDevice, StaticDevice):
+    admin.site.unregister(model)
+
+
+class ReadOnlyDevices:
+    """
+    Devices are listed for superusers, secrets hidden, and changed nowhere here:
+    a device added with a known secret would let its maker pass as the owner,
+    and a removal belongs on the account, where it is recorded and the owner
+    told ("Remove two-factor authentication").
+    """
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TOTPDevice)
+class AuthenticatorAppAdmin(ReadOnlyDevices, GuardedLookups, TOTPDeviceAdmin):
+    pass
+
+
+@admin.register(StaticDevice)
+class BackupCodesAdmin(ReadOnlyDevices, GuardedLookups, StaticDeviceAdmin):
     pass

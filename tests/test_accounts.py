@@ -262,3 +262,15 @@ def test_removing_a_lockout_is_recorded(client, make_staff, settings):
     event = AuditEvent.objects.get(action=AuditAction.LOCKOUT_REMOVED)
     assert event.actor == admin
     assert event.detail["account"] == "lead" and event.detail["before"] == {"failures": settings.AXES_FAILURE_LIMIT}
+
+
+def test_not_even_a_superuser_adds_changes_or_deletes_a_device_outside_the_recorded_removal(
+    client, make_staff, colleague
+):
+    make_staff(None, client=client, username="named.superuser", is_superuser=True)
+    device = TOTPDevice.objects.get(user=colleague)
+    assert client.get("/admin/otp_totp/totpdevice/add/").status_code == 403
+    client.post(f"/admin/otp_totp/totpdevice/{device.pk}/change/", {"name": "Mine now", "user": colleague.pk})
+    assert client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 403
+    device.refresh_from_db()
+    assert device.name == "Authenticator app"

@@ -4,15 +4,17 @@ meet it in: axe's WCAG 2.2 A and AA rules, focus always visible, reflow at 320
 CSS pixels, and a screenshot.
 """
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from feedback import digests
+from feedback import accounts, digests
 from feedback.models import Element, Subscription, Theme
 
-from .keyboard import follow
+from .keyboard import focused_id, follow
 from .staff import PASSWORD, sign_in, staff_with_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -179,3 +181,68 @@ def test_a_digest_reader_kept_from_submissions_sees_a_page_that_passes_the_check
     assert response.status == 403
     assert page.title().startswith("You cannot see this page")
     check.page(page, "forbidden")
+
+
+def test_choosing_a_password_from_a_link_passes_the_checks(page, check, settings):
+    # A new account: no password until its owner chooses one from the emailed link.
+    owner = User.objects.create_user("sam.patel", email="sam.patel@example.nhs.uk", is_staff=True)
+    owner.groups.add(Group.objects.get(name="Digest readers"))
+    assert not owner.has_usable_password()
+    link = accounts.password_link(owner)
+    assert link.startswith(settings.SITE_URL + "/staff/password/"), link
+    path = link.removeprefix(settings.SITE_URL)
+
+    page.goto(path)
+    # The token leaves the address bar for the session before the form shows.
+    assert re.search(r"/staff/password/[^/]+/set-password/$", page.url), page.url
+    assert page.title().startswith("Choose your password"), page.title()
+    check.page(page, "choose-password")
+
+    page.locator("#id_new_password1").fill("lighthouse orchard kettle river")
+    page.locator("#id_new_password2").fill("lighthouse orchard kettle rivers")
+    follow(page, "button:has-text('Set password')")
+    assert page.title().startswith("Error: Choose your password"), page.title()
+    assert page.evaluate("() => !!document.activeElement.closest('.nhsuk-error-summary')")
+    check.page(page, "choose-password-error")
+    links = page.locator(".nhsuk-error-summary__list a")
+    assert links.evaluate_all("links => links.map((a) => a.getAttribute('href'))") == ["#id_new_password2"]
+    assert page.locator("#id_new_password2").evaluate(
+        "(el) => (el.getAttribute('aria-describedby') || '').split(/\\s+/)"
+        ".some((id) => document.getElementById(id)?.classList.contains('nhsuk-error-message'))"
+    ), "#id_new_password2 is not described by its error message"
+    links.first.click()
+    assert focused_id(page) == "id_new_password2", "the error summary's link did not focus its field"
+
+    page.locator("#id_new_password1").fill("lighthouse orchard kettle river")
+    page.locator("#id_new_password2").fill("lighthouse orchard kettle river")
+    follow(page, "button:has-text('Set password')")
+    assert page.url.endswith("/staff/sign-in/"), page.url
+    assert page.title().startswith("Sign in to the policy team's workspace"), page.title()
+    assert "Your password is set. Sign in with it now." in page.locator(".nhsuk-inset-text").inner_text()
+    owner.refresh_from_db()
+    assert owner.check_password("lighthouse orchard kettle river")
+    check.page(page, "password-set")
+
+    page.goto(path)
+    assert page.title().startswith("This link cannot be used"), page.title()
+    assert page.locator("h1").inner_text() == "This link cannot be used"
+    assert page.locator("#id_new_password1").count() == 0
+    check.page(page, "password-link-used")
+
+
+def test_the_staff_account_pages_pass_the_checks(page, check):
+    administrator, device = staff_with_app("Administrators", "kim.admin", email="kim.admin@example.nhs.uk")
+    assert list(administrator.groups.values_list("name", flat=True)) == ["Administrators"]
+    assert not administrator.is_superuser
+    reader, _ = staff_with_app("Digest readers", "jo.reader", email="jo.reader@example.nhs.uk")
+    sign_in(page, administrator, device)
+
+    page.goto("/admin/auth/user/")
+    assert page.locator("#result_list").is_visible()
+    assert "jo.reader" in page.locator("#result_list").inner_text()
+    check.page(page, "staff-accounts")
+
+    page.goto(f"/admin/auth/user/{reader.pk}/change/")
+    assert page.locator("h1").inner_text() == "Change user"
+    assert "jo.reader" in page.locator("#content").inner_text()
+    check.page(page, "staff-account")
