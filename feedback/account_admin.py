@@ -99,6 +99,8 @@ class StaffUserAdmin(GuardedLookups, UserAdmin):
         if db_field.name == "groups":
             kwargs["queryset"] = accounts.grantable_groups(request.user)
             kwargs["widget"] = forms.CheckboxSelectMultiple
+            if not request.user.is_superuser:
+                kwargs["help_text"] = "You may give or take away Digest readers; a superuser gives the other roles."
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None) -> bool:
