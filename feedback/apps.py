@@ -9,15 +9,19 @@ class FeedbackConfig(AppConfig):
     verbose_name = "QIPP challenge feedback"
 
     def ready(self) -> None:
+        from importlib import import_module
+
         from axes.signals import user_locked_out
 
-        from . import audit
+        from . import admin, audit
 
         user_locked_out.connect(audit.record_lockout, dispatch_uid="feedback.audit.lockout")
+        for screen in admin.SCREENS:
+            import_module(f"feedback.admin.{screen}")
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):
     """The Django admin, served by the portal's own site: two-factor sign-in and the dashboard."""
 
     default = False
-    default_site = "feedback.admin_site.PortalAdminSite"
+    default_site = "feedback.admin.site.PortalAdminSite"

@@ -19,10 +19,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from . import digests, pdf, tasks
-from .admin_guard import WorkspaceAdmin
-from .models import Digest, DigestStatus
-from .periods import Week, week_of
+from .. import digests, pdf, tasks
+from ..models import Digest, DigestStatus
+from ..periods import Week, week_of
+from .base import WorkspaceAdmin
 
 
 def submissions_url(digest: Digest, **filters: str) -> str:

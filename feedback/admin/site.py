@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django_otp import user_has_device
 
-from . import accounts, dashboard
+from .. import accounts, dashboard
 
 
 class PortalAdminSite(admin.AdminSite):

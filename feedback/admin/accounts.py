@@ -20,9 +20,9 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import accounts, audit
-from .admin_guard import GuardedLookups
-from .models import AuditAction
+from .. import accounts, audit
+from ..models import AuditAction
+from .base import GuardedLookups
 
 
 class NewStaffAccountForm(forms.ModelForm):

@@ -19,9 +19,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.http import HttpRequest, HttpResponseRedirect
+from django.utils.text import capfirst
 
-from . import audit
-from .models import AuditAction
+from .. import audit
+from ..models import AuditAction
 
 PERSONAL_DETAILS_PERMISSION = "feedback.view_personal_details"
 REFUSED_LOOKUPS = {"regex", "iregex"}
@@ -66,3 +67,17 @@ class GuardedLookups:
 
 class WorkspaceAdmin(GuardedLookups, admin.ModelAdmin):
     """The base of every list the portal adds."""
+
+
+class LabelledTabularInline(admin.TabularInline):
+    """
+    A tabular inline whose inputs have names for assistive technology: the
+    stock template heads each column with the field's name, but the inputs
+    beneath it have no label of their own.
+    """
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            field.widget.attrs.setdefault("aria-label", capfirst(db_field.verbose_name))
+        return field

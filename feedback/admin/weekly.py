@@ -3,9 +3,9 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from .admin_filters import SendingProblemFilter
-from .admin_guard import WorkspaceAdmin
-from .models import Element, SendStatus, Subscription, WeeklySend
+from ..models import Element, SendStatus, Subscription, WeeklySend
+from .base import WorkspaceAdmin
+from .filters import SendingProblemFilter
 
 
 @admin.register(Subscription)

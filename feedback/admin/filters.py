@@ -1,0 +1,179 @@
+"""
+The workspace's list filters. Each filter on a view's fields is an EXISTS
+subquery: a submission with two matching views is listed once, without a
+DISTINCT over the whole table.
+"""
+
+from django.contrib import admin
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from .. import periods
+from ..models import (
+    STUCK_SENDING_AFTER,
+    Digest,
+    Element,
+    Level,
+    Stance,
+    Theme,
+    ThemeTag,
+    View,
+)
+
+
+class SendingProblemFilter(admin.SimpleListFilter):
+    """
+    Emails that need a person: failed for good, or stuck in "sending" (a worker
+    died mid-send). For querysets with `failed()` and `stuck(now=)` verbs.
+    """
+
+    title = "email problems"
+    parameter_name = "problem"
+
+    def lookups(self, request, model_admin):
+        minutes = int(STUCK_SENDING_AFTER.total_seconds() // 60)
+        return [("failed", "Failed"), ("stuck", f"Sending for over {minutes} minutes")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.failed()
+        if self.value() == "stuck":
+            return queryset.stuck(now=timezone.now())
+        return queryset
+
+
+class ViewExistsFilter(admin.SimpleListFilter):
+    field: str
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(Exists(View.objects.filter(submission=OuterRef("pk"), **{self.field: self.value()})))
+
+
+class ElementFilter(ViewExistsFilter):
+    title = "element"
+    parameter_name = "element"
+    field = "element"
+
+    def lookups(self, request, model_admin):
+        return Element.choices
+
+
+class LevelFilter(ViewExistsFilter):
+    title = "level (prioritisation)"
+    parameter_name = "level"
+    field = "level"
+
+    def lookups(self, request, model_admin):
+        return Level.choices
+
+
+class ThemeFilter(admin.SimpleListFilter):
+    """Tags a person stands behind, as digests count them (not unconfirmed suggestions)."""
+
+    title = "theme"
+    parameter_name = "theme"
+
+    def lookups(self, request, model_admin):
+        return [(theme.pk, f"{Element(theme.element).label}: {theme}") for theme in Theme.objects.all()]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        if not str(self.value()).isdigit():
+            return queryset.none()
+        tags = ThemeTag.objects.confirmed().filter(view__submission=OuterRef("pk"), theme_id=self.value())
+        return queryset.filter(Exists(tags))
+
+
+class ReceivedFilter(admin.SimpleListFilter):
+    """By ISO week (Europe/London), as digests count: this week, last week, or any `?received=2026-W47`."""
+
+    title = "received"
+    parameter_name = "received"
+
+    def lookups(self, request, model_admin):
+        this_week = periods.week_of(timezone.now())
+        return [
+            (this_week.label, "This week"),
+            (this_week.previous().label, "Last week"),
+            ("last-4-weeks", "Last 4 weeks"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "last-4-weeks":
+            start = periods.week_of(timezone.now()).start - periods.WEEK * 3
+            return queryset.filter(received_at__gte=start)
+        try:
+            week = periods.Week.parse(value)
+        except ValueError:
+            return queryset.none()
+        return queryset.received_between(week.start, week.end)
+
+
+class DigestFilter(admin.SimpleListFilter):
+    """The submissions a digest counted: every figure in a digest links here."""
+
+    title = "digest"
+    parameter_name = "digest"
+
+    def lookups(self, request, model_admin):
+        return [(digest.pk, str(digest)) for digest in Digest.objects.compiled()[:12]]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(digest_id=self.value()) if str(self.value()).isdigit() else queryset.none()
+
+
+class LateFilter(admin.SimpleListFilter):
+    title = "arrived late for a digest"
+    parameter_name = "late"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Counted by a later digest")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(received_at__lt=F("digest__period_start"))
+        return queryset
+
+
+class StanceFilter(admin.SimpleListFilter):
+    """A stance on any theme, or, with the theme filter, on that theme."""
+
+    title = "stance"
+    parameter_name = "stance"
+
+    def lookups(self, request, model_admin):
+        return Stance.choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        tags = ThemeTag.objects.confirmed().filter(view__submission=OuterRef("pk"), stance=self.value())
+        if request.GET.get("theme", "").isdigit():
+            tags = tags.filter(theme_id=request.GET["theme"])
+        return queryset.filter(Exists(tags))
+
+
+class QuotableFilter(admin.SimpleListFilter):
+    title = "may be quoted"
+    parameter_name = "quotable"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(consent_to_quote=self.value() == "yes")
+        return queryset
+
+
+class AckProblemFilter(SendingProblemFilter):
+    title = "acknowledgement problems"
+    parameter_name = "ack_problem"

@@ -1,0 +1,351 @@
+"""
+Submissions in the workspace: the list (filters, search, status actions),
+each submission's page with its views and notes, and exports of exactly what
+the list shows.
+
+Respondents' names and email addresses are shown only to those with the
+"view personal details" permission, and each time they are shown it is
+recorded. Nobody deletes submissions through the admin.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from .. import audit, exports
+from ..models import (
+    AuditAction,
+    Level,
+    Note,
+    Principle,
+    Status,
+    Submission,
+    ThemeTag,
+    View,
+    normalise_reference,
+)
+from .base import LabelledTabularInline, WorkspaceAdmin
+from .filters import (
+    AckProblemFilter,
+    DigestFilter,
+    ElementFilter,
+    LateFilter,
+    LevelFilter,
+    QuotableFilter,
+    ReceivedFilter,
+    StanceFilter,
+    ThemeFilter,
+)
+
+PERSONAL_FIELDS = ["name", "email"]
+
+
+# --- Submissions -------------------------------------------------------------
+
+
+def tag_label(tag: ThemeTag) -> str:
+    return str(tag) if tag.is_confirmed else f"{tag} (suggested, not yet confirmed)"
+
+
+class ViewInline(admin.StackedInline):
+    model = View
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["element", "level", "text", "themes"]
+    readonly_fields = fields
+    show_change_link = True
+    verbose_name_plural = "views (open a view to tag its themes)"
+
+    @admin.display(description="themes")
+    def themes(self, view: View) -> str:
+        return ", ".join(tag_label(tag) for tag in view.tags.all()) or "None yet"
+
+
+class NoteForm(forms.ModelForm):
+    class Meta:
+        model = Note
+        fields = ["text"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 3})}
+
+
+class NoteInline(LabelledTabularInline):
+    """Notes are added, never edited or deleted: who wrote what, and when, stays."""
+
+    model = Note
+    form = NoteForm
+    extra = 1
+    can_delete = False
+    fields = ["text", "author_name", "created_at"]
+    readonly_fields = ["author_name", "created_at"]
+    verbose_name_plural = "internal notes"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields
+
+    @admin.display(description="author")
+    def author_name(self, note: Note) -> str:
+        return note.author.get_full_name() or note.author.get_username() if note.author else ""
+
+
+@admin.register(Submission)
+class SubmissionAdmin(WorkspaceAdmin):
+    list_display = [
+        "reference",
+        "received_at",
+        "element_list",
+        "level_list",
+        "region",
+        "organisation_type",
+        "role",
+        "status",
+        "theme_list",
+    ]
+    list_filter = [
+        "status",
+        ElementFilter,
+        LevelFilter,
+        "region",
+        "organisation_type",
+        "role",
+        ReceivedFilter,
+        "source",
+        ThemeFilter,
+        StanceFilter,
+        QuotableFilter,
+        DigestFilter,
+        LateFilter,
+        AckProblemFilter,
+    ]
+    # The search itself is get_search_results; this only shows the box.
+    search_fields = ["organisation"]
+    search_help_text = "Search views' text, organisations and reference numbers."
+    ordering = ["-received_at"]
+    list_per_page = 50
+    # A count of the whole table on every page is slow at a million rows.
+    show_full_result_count = False
+    inlines = [ViewInline, NoteInline]
+    actions = ["mark_read", "mark_flagged", "mark_actioned", "mark_new", "retry_acknowledgement"]
+    change_list_template = "admin/feedback/submission/change_list.html"
+    personal_fields = tuple(PERSONAL_FIELDS)
+    readonly_fields = [
+        "reference",
+        "received_at",
+        "source",
+        "name",
+        "email",
+        "role",
+        "organisation",
+        "organisation_type",
+        "region",
+        "principle_list",
+        "consent_to_quote",
+        "consent_to_contact",
+        "status_history",
+        "acknowledgement",
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        respondent = ["role", "organisation", "organisation_type", "region"]
+        if self.can_see_personal_details(request):
+            respondent = PERSONAL_FIELDS + respondent
+        return [
+            (None, {"fields": ["reference", "status", "received_at", "source"]}),
+            ("Respondent", {"fields": respondent}),
+            ("Principles and consents", {"fields": ["principle_list", "consent_to_quote", "consent_to_contact"]}),
+            ("Status history", {"fields": ["status_history"]}),
+            ("Acknowledgement email", {"classes": ["collapse"], "fields": ["acknowledgement"]}),
+        ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The list shows each view's element, level and themes, never its text:
+        # fifty submissions' views can hold megabytes of it.
+        views = (
+            View.objects.only("pk", "submission_id", "position", "element", "level")
+            .order_by("position")
+            .prefetch_related("tags__theme")
+        )
+        return super().get_queryset(request).prefetch_related(Prefetch("views", queryset=views))
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        in_views = View.objects.filter(submission=OuterRef("pk"), text__icontains=term)
+        matches = Q(organisation__icontains=term) | Q(Exists(in_views)) | Q(reference=normalise_reference(term))
+        return queryset.filter(matches), False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def can_see_personal_details(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("feedback.view_personal_details")
+
+    # Columns
+
+    @admin.display(description="elements")
+    def element_list(self, submission: Submission) -> str:
+        return ", ".join(submission.elements)
+
+    @admin.display(description="level")
+    def level_list(self, submission: Submission) -> str:
+        levels = {view.level for view in submission.views.all() if view.level}
+        return ", ".join(label for code, label in Level.choices if code in levels) or "-"
+
+    @admin.display(description="themes")
+    def theme_list(self, submission: Submission) -> str:
+        tags = [tag for view in submission.views.all() for tag in view.tags.all()]
+        names = sorted({tag.theme.name for tag in tags if tag.is_confirmed})
+        suggested = len({tag.theme_id for tag in tags if not tag.is_confirmed})
+        if suggested:
+            names.append(f"{suggested} suggested")
+        return ", ".join(names) or "-"
+
+    @admin.display(description="principles")
+    def principle_list(self, submission: Submission) -> str:
+        return ", ".join(Principle(code).label for code in submission.principles) or "None given"
+
+    @admin.display(description="changes")
+    def status_history(self, submission: Submission) -> str:
+        events = submission.audit_events.filter(action=AuditAction.STATUS_CHANGED).order_by("at")
+        rows = format_html_join(
+            "",
+            "<li>{}: {} to {} by {}</li>",
+            (
+                (
+                    timezone.localtime(event.at).strftime("%d %b %Y %H:%M"),
+                    Status(event.detail["from"]).label,
+                    Status(event.detail["to"]).label,
+                    event.actor_username or "the system",
+                )
+                for event in events
+            ),
+        )
+        return format_html("<ul>{}</ul>", rows) if rows else "Not changed since it arrived."
+
+    @admin.display(description="acknowledgement")
+    def acknowledgement(self, submission: Submission) -> str:
+        text = f"{submission.get_ack_status_display()} after {submission.ack_attempts} attempt(s)"
+        if submission.ack_last_error:
+            text += f". Last error: {submission.ack_last_error}"
+        return text
+
+    # Pages
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        submission = self.get_object(request, object_id)
+        if submission is not None and request.method == "GET":
+            if self.can_see_personal_details(request) and (submission.name or submission.email):
+                audit.record(AuditAction.VIEWED_PERSONAL_DETAILS, request=request, submission=submission)
+            if submission.status == Status.NEW and self.has_change_permission(request, submission):
+                # Opening a new submission is reading it, as in a mailbox.
+                self._set_status(request, Submission.objects.filter(pk=submission.pk), Status.READ)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj: Submission, form, change) -> None:
+        if change and "status" in form.changed_data:
+            previous = form.initial["status"]
+            super().save_model(request, obj, form, change)
+            audit.record(
+                AuditAction.STATUS_CHANGED, request=request, submission=obj, **{"from": previous, "to": obj.status}
+            )
+        elif form.changed_data:
+            super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        notes = formset.save(commit=False)
+        for note in notes:
+            if isinstance(note, Note):
+                note.author = request.user
+                note.save()
+                audit.record(AuditAction.NOTE_ADDED, request=request, submission=note.submission)
+            else:
+                note.save()
+        formset.save_m2m()
+
+    # Status actions: one line each, through the same recorded change.
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet, status: Status) -> int:
+        changed = 0
+        for submission in queryset.exclude(status=status).only("pk", "reference", "status"):
+            previous = submission.status
+            if Submission.objects.filter(pk=submission.pk, status=previous).update(status=status):
+                changed += 1
+                audit.record(
+                    AuditAction.STATUS_CHANGED,
+                    request=request,
+                    submission=submission,
+                    **{"from": previous, "to": status},
+                )
+        return changed
+
+    @admin.action(description="Mark selected as read", permissions=["change"])
+    def mark_read(self, request, queryset):
+        self.message_user(request, f"{self._set_status(request, queryset, Status.READ)} marked as read.")
+
+    @admin.action(description="Flag selected", permissions=["change"])
+    def mark_flagged(self, request, queryset):
+        self.message_user(request, f"{self._set_status(request, queryset, Status.FLAGGED)} flagged.")
+
+    @admin.action(description="Mark selected as actioned", permissions=["change"])
+    def mark_actioned(self, request, queryset):
+        self.message_user(request, f"{self._set_status(request, queryset, Status.ACTIONED)} marked as actioned.")
+
+    @admin.action(description="Mark selected as new (unread)", permissions=["change"])
+    def mark_new(self, request, queryset):
+        self.message_user(request, f"{self._set_status(request, queryset, Status.NEW)} marked as new.")
+
+    @admin.action(description="Try the acknowledgement email again", permissions=["change"])
+    def retry_acknowledgement(self, request, queryset):
+        count = Submission.objects.retry_acknowledgements(queryset.values("pk"), now=timezone.now())
+        self.message_user(request, f"{count} acknowledgement email(s) will be tried again within a few minutes.")
+
+    # Exports of exactly what the list shows, filters and search included.
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export_view)
+        return [path("export/<str:file_format>/", export, name="feedback_submission_export"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = extra_context or {}
+        extra_context["can_export"] = request.user.has_perm("feedback.export_submissions")
+        return super().changelist_view(request, extra_context)
+
+    def export_view(self, request: HttpRequest, file_format: str) -> HttpResponse:
+        if not request.user.has_perm("feedback.export_submissions") or file_format not in ("csv", "xlsx"):
+            raise PermissionDenied
+        submissions = self.get_changelist_instance(request).get_queryset(request)
+        include_personal = self.can_see_personal_details(request)
+        rows = exports.count_rows(submissions)
+        back = reverse("admin:feedback_submission_changelist") + "?" + request.GET.urlencode()
+        if file_format == "xlsx" and rows > exports.XLSX_MAX_ROWS:
+            self.message_user(
+                request,
+                f"This selection has {rows:,} views, more than a spreadsheet sheet holds "
+                f"({exports.XLSX_MAX_ROWS:,}). Narrow it with the filters, or export CSV.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(back)
+        audit.record(
+            AuditAction.EXPORTED,
+            request=request,
+            format=file_format,
+            rows=rows,
+            # Filters on personal details are named, never their values.
+            filters={
+                key: ["(personal details)"] if self.is_personal_lookup(key) else request.GET.getlist(key)
+                for key in request.GET
+            },
+            personal_details=include_personal,
+        )
+        if file_format == "csv":
+            return exports.csv_response(submissions, include_personal=include_personal)
+        return exports.xlsx_response(submissions, include_personal=include_personal)
