@@ -1,0 +1,64 @@
+"""The append-only audit log."""
+
+from django.db import models
+from django.utils import timezone
+
+from .submissions import Submission
+
+
+class AuditAction(models.TextChoices):
+    PASSWORD_ACCEPTED = "password_accepted", "Password accepted (second factor next)"
+    SIGNED_IN = "signed_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    LOCKED_OUT = "locked_out", "Locked out"
+    LOCKOUT_REMOVED = "lockout_removed", "Removed a lockout"
+    TWO_FACTOR_FAILED = "two_factor_failed", "Wrong second-factor code"
+    TWO_FACTOR_REPLAYED = "two_factor_replayed", "Second-factor code used again"
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Set up two-factor authentication"
+    TWO_FACTOR_RESET = "two_factor_reset", "Two-factor authentication reset"
+    ACCOUNT_CREATED = "account_created", "Created an account"
+    ACCESS_CHANGED = "access_changed", "Changed an account's access"
+    PASSWORD_CHANGED = "password_changed", "Changed a password"
+    PASSWORD_RESET_SENT = "password_reset_sent", "Sent a password reset link"
+    VIEWED_PERSONAL_DETAILS = "viewed_personal_details", "Viewed personal details"
+    FILTERED_PERSONAL_DETAILS = "filtered_personal_details", "Filtered by personal details"
+    EXPORTED = "exported", "Exported submissions"
+    STATUS_CHANGED = "status_changed", "Changed status"
+    THEMES_CHANGED = "themes_changed", "Changed themes"
+    NOTE_ADDED = "note_added", "Added a note"
+    DETAILS_CHANGED = "details_changed", "Changed submission details"
+
+
+class AuditEvent(models.Model):
+    """
+    One entry in the append-only audit log. It holds no personal data of
+    respondents (references, not names), so erasing a person never needs it
+    edited. The app can only add entries.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Kept as text too, so the log still says who after an account is removed.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=30, choices=AuditAction)
+    submission = models.ForeignKey(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    reference = models.CharField(max_length=11, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["submission", "at"], name="audit_submission_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_username or 'system'}: {self.get_action_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise PermissionError("Audit events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events are never deleted.")

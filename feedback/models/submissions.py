@@ -1,0 +1,225 @@
+"""Submissions, their views and the policy team's notes on them."""
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .choices import AckStatus, Element, Level, OrganisationType, Region, Role, Source, Status
+
+# Reference numbers are read aloud over the phone and typed from a screen, so
+# the alphabet leaves out characters that look alike (0/O, 1/I/L) or sound
+# alike when spelt out (B/D/E/G/P/T/V/Z all rhyme with C; A/J/K; M/N; F/S/X;
+# Q/U). 16 symbols, 9 of them: about 6.9e10 references, so they cannot be
+# guessed from one another and are not the database id.
+REFERENCE_ALPHABET = "23456789CFHKMRWY"
+REFERENCE_LENGTH = 9
+
+
+def new_reference() -> str:
+    """A random reference such as ``K7M-29F-HWC``."""
+    symbols = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+    return "-".join(symbols[i : i + 3] for i in range(0, REFERENCE_LENGTH, 3))
+
+
+def normalise_reference(text: str) -> str:
+    """Accept a reference as people type it: any case, spaces or no dashes."""
+    symbols = "".join(ch for ch in text.upper() if ch.isalnum())
+    return "-".join(symbols[i : i + 3] for i in range(0, len(symbols), 3))
+
+
+# A claimed acknowledgement still "sending" after this long was lost mid-send
+# (a worker killed between claiming and finishing). SMTP has no idempotency
+# key, so such a row is never resent by itself (at most once): the admin shows
+# it for a person to decide.
+STUCK_SENDING_AFTER = timedelta(minutes=15)
+
+
+class SubmissionQuerySet(models.QuerySet):
+    def received_between(self, start: datetime, end: datetime) -> "SubmissionQuerySet":
+        """Submissions received in [start, end): a digest period."""
+        return self.filter(received_at__gte=start, received_at__lt=end)
+
+    def awaiting_acknowledgement(self, *, now: datetime) -> "SubmissionQuerySet":
+        """Acknowledgements that are due to be tried now."""
+        return self.filter(ack_status=AckStatus.PENDING).filter(
+            Q(ack_next_attempt_at__isnull=True) | Q(ack_next_attempt_at__lte=now)
+        )
+
+    def failed(self) -> "SubmissionQuerySet":
+        return self.filter(ack_status=AckStatus.FAILED)
+
+    def stuck(self, *, now: datetime) -> "SubmissionQuerySet":
+        """Acknowledgements claimed for sending but never finished (a worker died mid-send)."""
+        return self.filter(ack_status=AckStatus.SENDING, ack_claimed_at__lt=now - STUCK_SENDING_AFTER)
+
+
+class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
+    def retry_acknowledgements(self, ids, *, now: datetime) -> int:
+        """Put failed or stuck acknowledgements back in the queue, with a fresh set of attempts."""
+        chosen = self.filter(pk__in=ids)
+        return (chosen.failed() | chosen.stuck(now=now)).update(
+            ack_status=AckStatus.PENDING, ack_attempts=0, ack_next_attempt_at=None, ack_last_error=""
+        )
+
+    def record(self, *, token: uuid.UUID, views: list[dict], **fields) -> tuple["Submission", bool]:
+        """
+        Save a submission and its views in one transaction, once per token.
+
+        Returns (submission, created). A token that was already used (a double
+        click, a resubmission after a network error) returns the submission it
+        made, so the respondent sees the same receipt.
+        """
+        if not views:
+            raise ValueError("A submission needs at least one view.")
+        fields.setdefault("ack_status", AckStatus.PENDING if fields.get("email") else AckStatus.NOT_NEEDED)
+        for _ in range(5):
+            try:
+                with transaction.atomic():
+                    submission = self.create(token=token, reference=new_reference(), **fields)
+                    View.objects.bulk_create(
+                        View(submission=submission, position=position, **view)
+                        for position, view in enumerate(views, start=1)
+                    )
+                    return submission, True
+            except IntegrityError:
+                # Either the token was used already, by this request's twin or
+                # long ago (return its submission: the unique index decides, so
+                # no lookup comes first), or the reference collided (try another).
+                existing = self.filter(token=token).first()
+                if existing:
+                    return existing, False
+        raise RuntimeError("Could not find a free reference number.")
+
+
+class Submission(models.Model):
+    """One respondent's submission: who they are, their consents, and one or more views."""
+
+    reference = models.CharField(max_length=11, unique=True, editable=False)
+    # The one-time token carried by the form: a resubmission with the same
+    # token returns this submission instead of creating another.
+    token = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # Decides which weekly digest the submission belongs to. For mail and
+    # imports it is when the view arrived in the mailbox, which can be long
+    # before the row was created.
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=10, choices=Source, default=Source.WEB)
+    status = models.CharField(max_length=10, choices=Status, default=Status.NEW)
+
+    # About the respondent. Name and email are optional: responses may be anonymous.
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    role = models.CharField(max_length=20, choices=Role)
+    organisation = models.CharField(max_length=200)
+    organisation_type = models.CharField(max_length=30, choices=OrganisationType)
+    region = models.CharField(max_length=20, choices=Region)
+    principles = models.JSONField(default=list, blank=True, help_text="Working principles the respondent tagged.")
+    consent_to_quote = models.BooleanField("may be quoted anonymously", default=False)
+    consent_to_contact = models.BooleanField("may be contacted", default=False)
+
+    # The digest that counted this submission, set when that digest is
+    # compiled. A submission received in a week already compiled is counted
+    # by the next digest compiled after it arrives, as arrived late.
+    digest = models.ForeignKey(
+        "Digest", null=True, blank=True, on_delete=models.PROTECT, related_name="submissions", editable=False
+    )
+
+    # The acknowledgement email as a unit of background work.
+    ack_status = models.CharField("acknowledgement", max_length=12, choices=AckStatus, default=AckStatus.NOT_NEEDED)
+    ack_attempts = models.PositiveSmallIntegerField("acknowledgement attempts", default=0)
+    ack_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    ack_claimed_at = models.DateTimeField(null=True, blank=True)
+    ack_sent_at = models.DateTimeField(null=True, blank=True)
+    ack_message_id = models.CharField(max_length=255, blank=True)
+    ack_last_error = models.TextField(blank=True)
+
+    objects = SubmissionManager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["ack_status", "ack_next_attempt_at"], name="submission_ack_due"),
+            # Triage by status, newest first (the dashboard's unread list, the status filter).
+            models.Index(fields=["status", "-received_at"], name="submission_status_received"),
+            # Submissions no digest has counted yet: what the next compile looks for.
+            models.Index(fields=["received_at"], condition=Q(digest__isnull=True), name="submission_uncounted"),
+        ]
+        permissions = [
+            ("view_personal_details", "Can see respondents' names and email addresses"),
+            ("export_submissions", "Can export submissions"),
+            ("view_dashboard", "Can see aggregate figures"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def elements(self) -> list[str]:
+        """Labels of the elements this submission has views on, in the order of the elements."""
+        codes = {view.element for view in self.views.all()}
+        return [label for code, label in Element.choices if code in codes]
+
+    def claim_acknowledgement(self, *, now: datetime) -> bool:
+        """
+        Move the acknowledgement from pending to sending, once.
+
+        A conditional UPDATE, so of two workers given the same id only one
+        wins. The attempt is counted here, when sending is actually tried.
+        The claim and the reading back are one transaction: a database lost
+        in between leaves the row waiting, not "sending" with nothing sent.
+        """
+        with transaction.atomic():
+            claimed = (
+                Submission.objects.awaiting_acknowledgement(now=now)
+                .filter(pk=self.pk)
+                .update(ack_status=AckStatus.SENDING, ack_claimed_at=now, ack_attempts=F("ack_attempts") + 1)
+            )
+            if claimed:
+                self.refresh_from_db(fields=["ack_status", "ack_claimed_at", "ack_attempts"])
+        return bool(claimed)
+
+
+class View(models.Model):
+    """One view within a submission, on one element (and, for prioritisation, one level)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="views")
+    position = models.PositiveSmallIntegerField()
+    element = models.CharField(max_length=20, choices=Element)
+    level = models.CharField(max_length=10, choices=Level, blank=True)
+    text = models.TextField(max_length=5000)
+
+    class Meta:
+        # By the column, not the relation: ordering by "submission" would join
+        # submissions to sort by their own ordering on every query of views.
+        ordering = ["submission_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "position"], name="view_position_unique"),
+            models.CheckConstraint(
+                condition=(Q(element=Element.PRIORITISATION) & ~Q(level=""))
+                | (~Q(element=Element.PRIORITISATION) & Q(level="")),
+                name="view_level_only_for_prioritisation",
+            ),
+        ]
+        indexes = [models.Index(fields=["element", "level"], name="view_element_level")]
+
+    def __str__(self) -> str:
+        return f"{self.submission.reference} view {self.position}"
+
+
+class Note(models.Model):
+    """An internal note on a submission. Notes are added, never edited or deleted."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.submission.reference}"

@@ -1,0 +1,93 @@
+"""The theme codebook beneath each element, and the themes tagged on views."""
+
+from datetime import datetime
+
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import Element, Stance
+from .submissions import View
+
+
+class ThemeQuerySet(models.QuerySet):
+    def active(self) -> "ThemeQuerySet":
+        return self.filter(retired_at__isnull=True)
+
+    def for_element(self, element: str) -> "ThemeQuerySet":
+        return self.filter(element=element)
+
+
+class Theme(models.Model):
+    """A theme in the codebook beneath one element, maintained by the policy leads."""
+
+    element = models.CharField(max_length=20, choices=Element)
+    name = models.CharField(max_length=100)
+    description = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A retired theme stays on the views it was given but is offered no more.
+    retired_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_themes"
+    )
+
+    objects = ThemeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["element", "name"]
+        constraints = [models.UniqueConstraint(fields=["element", "name"], name="theme_name_unique_per_element")]
+
+    def __str__(self) -> str:
+        return self.name if self.retired_at is None else f"{self.name} (retired)"
+
+    def retire(self, *, now: datetime | None = None) -> None:
+        if self.retired_at is None:
+            self.retired_at = now or timezone.now()
+            self.save(update_fields=["retired_at"])
+
+    def merge_into(self, target: "Theme", *, by) -> int:
+        """
+        Move this theme's tags to `target` and retire this theme. Returns the
+        number of tags moved. A view tagged with both keeps its tag on the
+        target (and that tag's stance).
+        """
+        if target.pk == self.pk or target.element != self.element:
+            raise ValueError("A theme can only be merged into another theme of the same element.")
+        with transaction.atomic():
+            already = ThemeTag.objects.filter(theme=target).values("view_id")
+            ThemeTag.objects.filter(theme=self, view_id__in=already).delete()
+            moved = ThemeTag.objects.filter(theme=self).update(theme=target)
+            self.merged_into = target
+            self.retired_at = self.retired_at or timezone.now()
+            self.save(update_fields=["merged_into", "retired_at"])
+        return moved
+
+
+class ThemeTagQuerySet(models.QuerySet):
+    def confirmed(self) -> "ThemeTagQuerySet":
+        """Tags a person stands behind: assigned by one, or suggested and then confirmed."""
+        return self.filter(Q(assigned_by__isnull=False) | Q(confirmed_by__isnull=False))
+
+
+class ThemeTag(models.Model):
+    """A theme on one view. `assigned_by` empty means a machine suggested it; a person confirms it."""
+
+    view = models.ForeignKey(View, on_delete=models.CASCADE, related_name="tags")
+    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, related_name="tags")
+    stance = models.CharField(max_length=10, choices=Stance, blank=True)
+    assigned_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ThemeTagQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["view", "theme"], name="theme_tag_once_per_view")]
+
+    def __str__(self) -> str:
+        return f"{self.theme.name}{f' ({self.get_stance_display().lower()})' if self.stance else ''}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.assigned_by_id is not None or self.confirmed_by_id is not None
