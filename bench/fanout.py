@@ -86,22 +86,22 @@ def _plain_django(digest) -> None:
     connection.close()
 
 
-def _portal(week) -> None:
-    from feedback import emails
-    from feedback.models import WeeklySend
+def _portal(digest) -> None:
+    from feedback import outbox
+    from feedback.models import OutgoingEmail
 
-    WeeklySend.objects.all().delete()
-    emails.plan_weekly_emails(week=week)
-    outcomes = emails.send_weekly_emails()
+    OutgoingEmail.objects.all().delete()
+    outbox.plan_weekly_emails(digest=digest)
+    outcomes = outbox.send()
     assert outcomes["sent"] == SUBSCRIBERS, outcomes
 
 
 def measure(*, rounds: int) -> Result:
     from django.conf import settings
 
-    from feedback import digests, emails
+    from feedback import digests, outbox
 
-    week = emails.weekly_week_due()
+    week = outbox.weekly_week_due()
     digest = digests.compile_digest(week=week)
     _subscribers()
     with smtp_sink() as (controller, handler):
@@ -112,10 +112,10 @@ def measure(*, rounds: int) -> Result:
             }
         }
         _plain_django(digest)
-        _portal(week)
-        ceilings, portals = alternate(rounds, lambda: _plain_django(digest), lambda: _portal(week))
+        _portal(digest)
+        ceilings, portals = alternate(rounds, lambda: _plain_django(digest), lambda: _portal(digest))
         tracemalloc.start()
-        _portal(week)
+        _portal(digest)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         received = handler.messages
@@ -128,7 +128,7 @@ def measure(*, rounds: int) -> Result:
         portal=portal,
         notes={
             "emails a second (plain Django, portal)": f"{1 / ceiling:,.0f}, {1 / portal:,.0f}",
-            "batch (one SMTP connection each)": settings.QIPP_WEEKLY_EMAIL_BATCH,
+            "batch (one SMTP connection each)": settings.QIPP_EMAIL_BATCH,
             "peak Python memory of a fan-out": f"{peak / 1024:,.0f} KiB",
             "messages the sink received": f"{received:,}",
         },

@@ -46,11 +46,15 @@ def tokens(outcomes: list[Outcome]) -> dict:
     }
 
 
-def acknowledgement_states() -> Counter:
-    from feedback.models import Submission
+def _acknowledgements():
+    from feedback.models import EmailKind, OutgoingEmail
 
+    return OutgoingEmail.objects.filter(kind=EmailKind.ACKNOWLEDGEMENT)
+
+
+def acknowledgement_states() -> Counter:
     _fresh()
-    return Counter(Submission.objects.exclude(email="").values_list("ack_status", flat=True))
+    return Counter(_acknowledgements().values_list("status", flat=True))
 
 
 def acknowledgements_settled() -> bool:
@@ -65,12 +69,12 @@ def acknowledgements(sink_messages) -> dict:
     _fresh()
     received = Counter(message.to for message in sink_messages if message.subject.startswith(ACK_SUBJECT))
     ids = {message.message_id for message in sink_messages if message.subject.startswith(ACK_SUBJECT)}
-    rows = list(
-        Submission.objects.exclude(email="").values_list("email", "ack_status", "ack_message_id", "ack_attempts")
-    )
+    rows = list(_acknowledgements().values_list("recipient", "status", "message_id", "attempts"))
     states = Counter(status for _, status, _, _ in rows)
+    with_email = Submission.objects.exclude(email="")
     return {
-        "due": len(rows),
+        "due": with_email.count(),
+        "with no row in the outbox": with_email.exclude(emails__kind="acknowledgement").count(),
         "sent": states["sent"],
         "still waiting": states["pending"],
         "left half-sent": states["sending"],
@@ -85,7 +89,8 @@ def acknowledgements(sink_messages) -> dict:
 
 def acknowledgements_problems(report: dict) -> list[str]:
     problems = []
-    for key in ("still waiting", "left half-sent", "failed", "received twice or more", "never received"):
+    keys = ("with no row in the outbox", "still waiting", "left half-sent", "failed", "received twice or more")
+    for key in (*keys, "never received"):
         if report[key]:
             problems.append(f"acknowledgements {key}: {report[key]}")
     if report["recorded Message-ID not received"]:
@@ -95,7 +100,7 @@ def acknowledgements_problems(report: dict) -> list[str]:
 
 def weekly(sink_messages, *, weeks: list[str] | None = None) -> dict:
     """Weekly emails per subscriber and week, from the sink, against the subscribers and the send rows."""
-    from feedback.models import SendStatus, Subscription, WeeklySend
+    from feedback.models import EmailKind, EmailStatus, OutgoingEmail, Subscription
 
     _fresh()
     per = Counter()
@@ -106,7 +111,7 @@ def weekly(sink_messages, *, weeks: list[str] | None = None) -> dict:
     subscribers = [email.lower() for email in Subscription.objects.values_list("user__email", flat=True)]
     weeks = weeks if weeks is not None else sorted({week for _, week in per})
     expected = {(subscriber, week) for subscriber in subscribers for week in weeks}
-    rows = Counter(WeeklySend.objects.values_list("status", flat=True))
+    rows = Counter(OutgoingEmail.objects.filter(kind=EmailKind.WEEKLY_SUMMARY).values_list("status", flat=True))
     return {
         "subscribers": len(subscribers),
         "weeks": len(weeks),
@@ -114,10 +119,10 @@ def weekly(sink_messages, *, weeks: list[str] | None = None) -> dict:
         "emails received": sum(per.values()),
         "subscriber-weeks with two or more": sum(1 for count in per.values() if count > 1),
         "subscriber-weeks with none": sum(1 for key in expected if per[key] == 0),
-        "send rows sent": rows[SendStatus.SENT],
-        "send rows waiting": rows[SendStatus.PENDING],
-        "send rows left half-sent": rows[SendStatus.SENDING],
-        "send rows failed": rows[SendStatus.FAILED],
+        "send rows sent": rows[EmailStatus.SENT],
+        "send rows waiting": rows[EmailStatus.PENDING],
+        "send rows left half-sent": rows[EmailStatus.SENDING],
+        "send rows failed": rows[EmailStatus.FAILED],
     }
 
 
@@ -136,10 +141,11 @@ def weekly_problems(report: dict) -> list[str]:
 
 
 def weekly_settled() -> bool:
-    from feedback.models import SendStatus, WeeklySend
+    from feedback.models import EmailKind, EmailStatus, OutgoingEmail
 
     _fresh()
-    return not WeeklySend.objects.filter(status__in=[SendStatus.PENDING, SendStatus.SENDING]).exists()
+    waiting = OutgoingEmail.objects.filter(status__in=[EmailStatus.PENDING, EmailStatus.SENDING])
+    return not waiting.filter(kind=EmailKind.WEEKLY_SUMMARY).exists()
 
 
 def subscribers(count: int, *, prefix: str = "subscriber") -> list[str]:

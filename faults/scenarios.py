@@ -145,13 +145,13 @@ def weekly_twice(suite: Suite, *, rounds: int = 20, subscribers: int = 10) -> Re
         "Beat firing twice; the weekly send run from two processes at once",
         f"two beats; {rounds} rounds of two `send_weekly_summary` processes started together",
     )
-    from feedback import emails
+    from feedback import outbox
 
     suite.reset()
     oracle.subscribers(subscribers)
     suite.start(web=False)
     suite.beat()  # a second beat: every periodic job fires twice
-    due = emails.weekly_week_due()
+    due = outbox.weekly_week_due()
     weeks = [due.label]
     exits = Counter()
     started = time.monotonic()
@@ -246,7 +246,7 @@ def redis_flushed(suite: Suite, *, subscribers: int = 15) -> Result:
         "Redis flushed while work awaits",
         "FLUSHALL with acknowledgement and weekly tasks queued (worker stopped), then again under load",
     )
-    from feedback import digests, emails
+    from feedback import digests, outbox
 
     suite.reset()
     oracle.subscribers(subscribers)
@@ -254,9 +254,8 @@ def redis_flushed(suite: Suite, *, subscribers: int = 15) -> Result:
     port = suite.portal.web_port
     # Work piles up in Redis while no worker takes it: acknowledgements from
     # the web, weekly sends from beat, and send rows waiting in the database.
-    week = emails.weekly_week_due()
-    digests.compile_digest(week=week)
-    emails.plan_weekly_emails(week=week)
+    week = outbox.weekly_week_due()
+    outbox.plan_weekly_emails(digest=digests.compile_digest(week=week))
     outcomes = load.stream(port, seconds=15, clients=3, prefix="flush-a")
     queued = suite.redis.cli("LLEN", "celery")
     suite.redis.cli("FLUSHALL")
@@ -361,23 +360,22 @@ def smtp_outage(suite: Suite, *, down: float = 40, subscribers: int = 20) -> Res
     result = Result(
         5, "SMTP down for a while, then back", f"SMTP sink stopped (connections refused) for {down:.0f}s under load"
     )
-    from feedback import emails
-    from feedback.models import Submission, WeeklySend
+    from feedback import outbox
+    from feedback.models import EmailKind, OutgoingEmail
 
     suite.reset()
     oracle.subscribers(subscribers)
     suite.start()
-    week = emails.weekly_week_due()
+    week = outbox.weekly_week_due()
     suite.smtp.stop()
     stopped = time.time()
     outcomes = load.stream(suite.portal.web_port, seconds=down - 10, clients=3, prefix="smtp")
     time.sleep(max(0.0, down - (time.time() - stopped)))
     oracle._fresh()
-    tried = Submission.objects.exclude(email="").filter(ack_attempts__gte=1).count()
-    weekly_tried = WeeklySend.objects.filter(attempts__gte=1).count()
-    attempts_down = sum(Submission.objects.values_list("ack_attempts", flat=True)) + sum(
-        WeeklySend.objects.values_list("attempts", flat=True)
-    )
+    tried_rows = OutgoingEmail.objects.filter(attempts__gte=1)
+    tried = tried_rows.filter(kind=EmailKind.ACKNOWLEDGEMENT).count()
+    weekly_tried = tried_rows.filter(kind=EmailKind.WEEKLY_SUMMARY).count()
+    attempts_down = sum(OutgoingEmail.objects.values_list("attempts", flat=True))
     suite.smtp.start()
     restarted = time.time()
     result.figure("submissions accepted while SMTP was down", sum(o.accepted for o in outcomes))
@@ -393,10 +391,7 @@ def smtp_outage(suite: Suite, *, down: float = 40, subscribers: int = 20) -> Res
     report = oracle.weekly(suite.smtp.messages, weeks=[week.label])
     result.figure("weekly emails expected / received", _triple(report, "emails expected", "emails received"))
     result.problems.extend(oracle.weekly_problems(report))
-    most = max(
-        max(Submission.objects.values_list("ack_attempts", flat=True), default=0),
-        max(WeeklySend.objects.values_list("attempts", flat=True), default=0),
-    )
+    most = max(OutgoingEmail.objects.values_list("attempts", flat=True), default=0)
     # The first retry comes a minute after a failure: an outage shorter than
     # that costs each email one failed try, whatever the sweeper's pace.
     result.figure("most attempts at one email (failed + the one that went)", most)

@@ -26,7 +26,7 @@ COMPILE_SECONDS = int(os.environ.get("FAULTS_COMPILE_SECONDS", "20"))
 VISIBILITY_TIMEOUT_SECONDS = int(os.environ.get("FAULTS_VISIBILITY_TIMEOUT_SECONDS", "10"))
 
 CELERY_BEAT_SCHEDULE = {name: dict(entry) for name, entry in CELERY_BEAT_SCHEDULE.items()}
-CELERY_BEAT_SCHEDULE["sweep-acknowledgements"]["schedule"] = schedule(timedelta(seconds=SWEEP_SECONDS))
+CELERY_BEAT_SCHEDULE["send-waiting-emails"]["schedule"] = schedule(timedelta(seconds=SWEEP_SECONDS))
 CELERY_BEAT_SCHEDULE["send-weekly-emails"]["schedule"] = schedule(timedelta(seconds=WEEKLY_SECONDS))
 CELERY_BEAT_SCHEDULE["compile-last-weeks-digest"]["schedule"] = schedule(timedelta(seconds=COMPILE_SECONDS))
 

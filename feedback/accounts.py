@@ -12,21 +12,15 @@ two-factor set-up changes, so a change they did not make does not go unseen.
 
 import time
 
-from django.conf import settings
 from django.contrib.auth.models import Group
-from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import audit, emails
+from . import audit, outbox
 from .models import AuditAction
 
 # The only role an Administrator may hand out or take away.
@@ -66,33 +60,25 @@ def record_access_change(user, *, before: dict, request: HttpRequest) -> None:
         )
 
 
-def password_link(user) -> str:
-    """A link for `user` to choose a password: it works once, and only until PASSWORD_RESET_TIMEOUT."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    return settings.SITE_URL + reverse("staff_password_reset", args=[uid, token])
-
-
 def send_password_link(user, *, request: HttpRequest, new_account: bool = False) -> bool:
-    """Email `user` a link to choose their password, and record that it was sent. Returns whether it went."""
-    sent = bool(user.email) and emails.send_account_email(
-        emails.build_password_link(user, link=password_link(user), new_account=new_account)
-    )
+    """Queue an email with a link for `user` to choose their password, and record it. False if they have no address."""
+    queued = bool(user.email)
+    if queued:
+        outbox.enqueue_password_link(user, new_account=new_account)
     audit.record(
         AuditAction.PASSWORD_RESET_SENT,
         request=request,
         account=user.get_username(),
         new_account=new_account,
-        sent=sent,
+        sent=queued,
     )
-    return sent
+    return queued
 
 
 def _tell_owner(user, change: str) -> None:
+    # Written in the change's own transaction: told only of a change that was made.
     if user.email:
-        message = emails.build_account_change(user, change=change, at=timezone.now())
-        # After the change is committed: never tell someone of a change that was rolled back.
-        transaction.on_commit(lambda: emails.send_account_email(message), robust=True)
+        outbox.enqueue_account_change(user, change=change)
 
 
 def password_changed(user, *, by, request: HttpRequest) -> None:

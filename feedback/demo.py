@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from .models import (
     REFERENCE_ALPHABET,
-    AckStatus,
     Element,
     Level,
     OrganisationType,
@@ -631,11 +630,8 @@ class Generator:
             "status": Status.NEW if rng.random() < 0.5 + 0.45 * fresh else self.triaged.pick(rng),
             "principles": _one(rng, self.principles) if rng.random() < 0.45 else "[]",
             "consent_to_quote": rng.random() < 0.4,
+            # Demo rows never queue an email: nothing is put in the outbox for them.
             "consent_to_contact": has_email and rng.random() < 0.5,
-            # Demo rows never queue an email: those with an address count as acknowledged.
-            "ack_status": AckStatus.SENT if has_email else AckStatus.NOT_NEEDED,
-            "ack_attempts": 1 if has_email else 0,
-            "ack_sent_at": created_at + timedelta(seconds=rng.uniform(2, 90)) if has_email else None,
         }
 
     def _elements(self, rng: random.Random, turn: int) -> list[str]:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
 
-from . import clients, tasks
+from . import clients, outbox
 from .forms import MAX_VIEWS, AboutYouForm, AddAnotherForm, PermissionsForm, SendForm, ViewForm
 from .models import Element, Level, OrganisationType, Principle, Region, Role, Source, Submission
 from .templatetags.nhsuk import SummaryError
@@ -260,8 +260,8 @@ def _send(request: HttpRequest) -> HttpResponse:
             **draft["about"],
             **draft["permissions"],
         )
-        if created and submission.ack_status == "pending":
-            tasks.enqueue_on_commit(tasks.send_acknowledgement_task, submission.pk)
+        if created:
+            outbox.enqueue_acknowledgement(submission)
         _forget_draft(request)
     return redirect("give_views_received", token=submission.token)
 

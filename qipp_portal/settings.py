@@ -286,10 +286,10 @@ if not DEBUG and not QIPP_SINGLE_HOST:
 
 # Periodic jobs, in one place. Exactly one beat process may run.
 CELERY_BEAT_SCHEDULE = {
-    # Every two minutes: ring the doorbell again for acknowledgement emails
-    # still waiting (a broker that was down, a worker that died, SMTP retries).
-    "sweep-acknowledgements": {
-        "task": "feedback.tasks.sweep_acknowledgements_task",
+    # Every two minutes: send every email still waiting in the outbox (a
+    # broker that was down, a worker that died, a retry whose wait is over).
+    "send-waiting-emails": {
+        "task": "feedback.tasks.send_waiting_emails_task",
         "schedule": crontab(minute="*/2"),
     },
     # Hourly at a quarter past: compile last week's digest. The first run
@@ -355,10 +355,9 @@ if QIPP_MIN_FILL_SECONDS < 1:
     raise ImproperlyConfigured("QIPP_MIN_FILL_SECONDS must be at least 1: below that it turns no bot away.")
 # Submissions per client address: a readable 429 page beyond this.
 QIPP_SUBMIT_RATE = env.str("QIPP_SUBMIT_RATE", default="20/h")
-# Emails (acknowledgements and weekly summaries): how many times sending is
-# tried before the row is marked failed. The backoff between tries
-# (feedback/emails.py) spans more than a day, so an SMTP outage of a day
-# costs latency, not the email.
+# Emails (every kind, feedback/outbox.py): how many times sending is tried
+# before the row is marked failed. The backoff between tries spans more than
+# a day, so an SMTP outage of a day costs latency, not the email.
 QIPP_EMAIL_MAX_ATTEMPTS = env.int("QIPP_EMAIL_MAX_ATTEMPTS", default=12)
 
 # The weekly email summary for week W goes out after W ends, at this day and
@@ -380,7 +379,7 @@ if not timedelta(0) <= QIPP_WEEKLY_EMAIL_AFTER < timedelta(days=7):
     raise ImproperlyConfigured("QIPP_WEEKLY_EMAIL_TIME must be a time of day, like 08:00.")
 QIPP_WEEKLY_EMAIL_SUBJECT = env.str("QIPP_WEEKLY_EMAIL_SUBJECT", default="QIPP challenge feedback: weekly summary")
 # Emails claimed and sent over one SMTP connection at a time.
-QIPP_WEEKLY_EMAIL_BATCH = env.int("QIPP_WEEKLY_EMAIL_BATCH", default=50)
+QIPP_EMAIL_BATCH = env.int("QIPP_EMAIL_BATCH", default=50)
 
 # How many proxies of our own stand between clients and the portal, each
 # appending to X-Forwarded-For (feedback/clients.py). 0: the client is the

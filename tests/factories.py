@@ -2,10 +2,11 @@ import factory
 from django.utils import timezone
 
 from feedback.models import (
-    AckStatus,
     Element,
+    EmailKind,
     Level,
     OrganisationType,
+    OutgoingEmail,
     Region,
     Role,
     Source,
@@ -29,7 +30,6 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
     organisation = factory.Faker("company", locale="en_GB")
     organisation_type = OrganisationType.FOUNDATION_TRUST
     region = Region.NORTH_WEST
-    ack_status = factory.LazyAttribute(lambda s: AckStatus.PENDING if s.email else AckStatus.NOT_NEEDED)
 
     @factory.post_generation
     def views(submission, create, extracted, **kwargs):
@@ -46,3 +46,15 @@ class ViewFactory(factory.django.DjangoModelFactory):
     element = Element.LEADERSHIP
     level = factory.LazyAttribute(lambda v: Level.LOCAL if v.element == Element.PRIORITISATION else "")
     text = factory.Faker("paragraph", nb_sentences=4)
+
+
+class AcknowledgementFactory(factory.django.DjangoModelFactory):
+    """A submission's acknowledgement in the outbox, as the form makes it."""
+
+    class Meta:
+        model = OutgoingEmail
+
+    submission = factory.SubFactory(SubmissionFactory)
+    kind = EmailKind.ACKNOWLEDGEMENT
+    key = factory.LazyAttribute(lambda e: f"ack:{e.submission.pk}")
+    recipient = factory.LazyAttribute(lambda e: e.submission.email)

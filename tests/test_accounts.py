@@ -98,9 +98,10 @@ def test_an_administrator_sends_a_link_and_only_the_owner_chooses_the_password(
     from django.test import Client
 
     make_staff("Administrators", client=client)
-    client.post(
-        "/admin/auth/user/", {"action": "send_password_links", "_selected_action": [colleague.pk]}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/admin/auth/user/", {"action": "send_password_links", "_selected_action": [colleague.pk]}, follow=True
+        )
     (link_email,) = mail.outbox
     assert link_email.to == ["lead@example.nhs.uk"]
     link = re.search(r"https://\S+/staff/password/\S+/", link_email.body).group(0)
@@ -160,12 +161,15 @@ def test_an_administrator_removes_a_lost_phone_and_the_owner_is_told(
     assert "two-factor authentication was removed" in mail.outbox[0].body.lower()
 
 
-def test_an_administrator_creates_an_account_whose_owner_chooses_the_password(client, make_staff):
+def test_an_administrator_creates_an_account_whose_owner_chooses_the_password(
+    client, make_staff, django_capture_on_commit_callbacks
+):
     make_staff("Administrators", client=client)
-    response = client.post(
-        "/admin/auth/user/add/",
-        {"username": "new.reader", "email": "new.reader@example.nhs.uk", "first_name": "Nia", "_save": "Save"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/auth/user/add/",
+            {"username": "new.reader", "email": "new.reader@example.nhs.uk", "first_name": "Nia", "_save": "Save"},
+        )
     assert response.status_code == 302
     user = User.objects.get(username="new.reader")
     assert user.is_staff and not user.has_usable_password() and not user.groups.exists()

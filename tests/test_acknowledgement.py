@@ -1,3 +1,9 @@
+"""
+Acknowledgements through the outbox: each sent once, whatever the mail
+server, the broker or the database does. The outbox's rules are the same for
+every kind of email; these tests use the respondent's receipt.
+"""
+
 import time
 from datetime import timedelta
 
@@ -6,12 +12,12 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from feedback import emails, tasks
-from feedback.models import AckStatus, Submission
+from feedback import doorbell, outbox, tasks
+from feedback.models import EmailStatus, OutgoingEmail, Submission
 from qipp_portal.celery import app as celery_app
 
 from . import mailers
-from .factories import SubmissionFactory
+from .factories import AcknowledgementFactory, SubmissionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,121 +31,138 @@ def use_broker(url: str) -> None:
 
 
 @pytest.fixture
-def unreachable_broker():
+def unreachable_broker(monkeypatch):
     """A Redis broker on a port where nothing listens, with tasks really published."""
     previous = celery_app.conf.broker_url
     use_broker("redis://127.0.0.1:9/0")
     celery_app.conf.task_always_eager = False
-    tasks._broker_paused_until = 0.0
+    # No pause after the failure, so that later tests reach the broker at once.
+    monkeypatch.setattr(doorbell, "BROKER_PAUSE_SECONDS", 0)
     yield
     use_broker(previous)
     celery_app.conf.task_always_eager = True
-    tasks._broker_paused_until = 0.0
 
 
-def test_running_the_acknowledgement_task_twice_sends_one_email():
-    submission = SubmissionFactory()
-    assert tasks.send_acknowledgement_task(submission.pk) == "sent"
-    assert tasks.send_acknowledgement_task(submission.pk) == "skipped"
+def acknowledgement() -> OutgoingEmail:
+    return AcknowledgementFactory()
+
+
+def fresh(email: OutgoingEmail) -> OutgoingEmail:
+    return OutgoingEmail.objects.get(pk=email.pk)
+
+
+def test_running_the_send_task_twice_sends_one_email():
+    email = acknowledgement()
+    assert tasks.send_email_task(email.pk)["sent"] == 1
+    assert tasks.send_email_task(email.pk)["sent"] == 0
     assert len(mail.outbox) == 1
-    submission.refresh_from_db()
-    assert submission.ack_status == AckStatus.SENT
-    assert submission.ack_attempts == 1
+    assert (fresh(email).status, fresh(email).attempts) == (EmailStatus.SENT, 1)
 
 
 def test_a_submission_without_an_email_address_is_never_acknowledged():
     submission = SubmissionFactory(email="")
-    assert submission.ack_status == AckStatus.NOT_NEEDED
-    assert emails.send_acknowledgement(submission_id=submission.pk) == "skipped"
-    assert mail.outbox == []
+    assert outbox.enqueue_acknowledgement(submission) is None
+    assert not OutgoingEmail.objects.exists()
+
+
+def test_a_second_acknowledgement_for_the_same_submission_is_never_made():
+    submission = SubmissionFactory()
+    assert outbox.enqueue_acknowledgement(submission) is not None
+    assert outbox.enqueue_acknowledgement(submission) is None
+    assert OutgoingEmail.objects.get().key == f"ack:{submission.pk}"
 
 
 def test_a_mail_server_that_is_down_delays_the_email_with_backoff(flaky_mailer):
-    submission = SubmissionFactory()
+    email = acknowledgement()
     flaky_mailer.failure = mailers.SERVER_DOWN
     with time_machine.travel(NOW, tick=False):
-        assert emails.send_acknowledgement(submission_id=submission.pk) == "retry"
-        submission.refresh_from_db()
-        assert submission.ack_status == AckStatus.PENDING
-        assert submission.ack_attempts == 1
-        assert submission.ack_next_attempt_at == timezone.now() + timedelta(minutes=1)
-        assert "Connection refused" in submission.ack_last_error
-        # Not due yet: the sweeper leaves it alone, and a stray task does nothing.
-        assert emails.due_acknowledgements() == []
-        assert emails.send_acknowledgement(submission_id=submission.pk) == "skipped"
+        assert outbox.send()["retry"] == 1
+        row = fresh(email)
+        assert (row.status, row.attempts) == (EmailStatus.PENDING, 1)
+        assert row.next_attempt_at == timezone.now() + timedelta(minutes=1)
+        assert "Connection refused" in row.last_error
+        # Not due yet: neither the sweeper nor a stray task tries it.
+        assert outbox.send() == {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+        assert tasks.send_email_task(email.pk)["retry"] == 0
         assert flaky_mailer.attempts == 1
 
 
 def test_a_mail_server_down_for_a_day_costs_latency_not_the_email(flaky_mailer, settings):
-    submission = SubmissionFactory()
+    email = acknowledgement()
     flaky_mailer.failure = mailers.SERVER_DOWN
     with time_machine.travel(NOW, tick=False) as clock:
         outage_ends = timezone.now() + timedelta(hours=24)
         while timezone.now() < outage_ends:
-            for pk in emails.due_acknowledgements():
-                emails.send_acknowledgement(submission_id=pk)
+            tasks.send_waiting_emails_task()
             clock.shift(timedelta(minutes=2))  # the sweeper's interval
-        submission.refresh_from_db()
-        assert submission.ack_status == AckStatus.PENDING, "still waiting, not given up"
-        assert submission.ack_attempts < settings.QIPP_EMAIL_MAX_ATTEMPTS
-        assert flaky_mailer.attempts == submission.ack_attempts, "attempts count real tries only"
+        row = fresh(email)
+        assert row.status == EmailStatus.PENDING, "still waiting, not given up"
+        assert row.attempts < settings.QIPP_EMAIL_MAX_ATTEMPTS
+        assert flaky_mailer.attempts == row.attempts, "attempts count real tries only"
 
         flaky_mailer.failure = None
         for _ in range(24 * 30):
-            for pk in emails.due_acknowledgements():
-                emails.send_acknowledgement(submission_id=pk)
+            tasks.send_waiting_emails_task()
             clock.shift(timedelta(minutes=2))
-    submission.refresh_from_db()
-    assert submission.ack_status == AckStatus.SENT
+    assert fresh(email).status == EmailStatus.SENT
     assert len(mail.outbox) == 1
 
 
 def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_marked_failed(flaky_mailer):
-    temporary, permanent = SubmissionFactory(), SubmissionFactory()
+    temporary, permanent = acknowledgement(), acknowledgement()
     flaky_mailer.failure = mailers.MAILBOX_FULL
-    assert emails.send_acknowledgement(submission_id=temporary.pk) == "retry"
+    assert tasks.send_email_task(temporary.pk)["retry"] == 1
     flaky_mailer.failure = mailers.NO_SUCH_USER
-    assert emails.send_acknowledgement(submission_id=permanent.pk) == "failed"
-    permanent.refresh_from_db()
-    assert permanent.ack_status == AckStatus.FAILED
-    assert "No such user" in permanent.ack_last_error
+    assert tasks.send_email_task(permanent.pk)["failed"] == 1
+    assert fresh(temporary).status == EmailStatus.PENDING
+    assert fresh(permanent).status == EmailStatus.FAILED
+    assert "No such user" in fresh(permanent).last_error
 
 
 def test_it_gives_up_after_the_last_attempt_and_marks_the_row_failed(flaky_mailer, settings):
     settings.QIPP_EMAIL_MAX_ATTEMPTS = 3
-    submission = SubmissionFactory()
+    email = acknowledgement()
     flaky_mailer.failure = mailers.SERVER_DOWN
     with time_machine.travel(NOW, tick=False) as clock:
         outcomes = []
         for _ in range(5):
-            outcomes.append(emails.send_acknowledgement(submission_id=submission.pk))
+            outcome = tasks.send_email_task(email.pk)
+            outcomes.append(next((name for name, count in outcome.items() if count), "nothing"))
             clock.shift(timedelta(days=1))
-    assert outcomes == ["retry", "retry", "failed", "skipped", "skipped"]
-    submission.refresh_from_db()
-    assert submission.ack_status == AckStatus.FAILED
-    assert submission.ack_attempts == 3
+    assert outcomes == ["retry", "retry", "failed", "nothing", "nothing"]
+    assert (fresh(email).status, fresh(email).attempts) == (EmailStatus.FAILED, 3)
 
 
-def test_a_row_left_sending_by_a_dead_worker_is_not_sent_again_by_itself():
-    submission = SubmissionFactory()
+def test_a_row_left_sending_by_a_dead_worker_is_not_sent_again_by_itself(client, make_staff):
+    make_staff("Administrators", client=client)
+    email = acknowledgement()
     with time_machine.travel(NOW, tick=False) as clock:
-        assert submission.claim_acknowledgement(now=timezone.now())
+        OutgoingEmail.objects.filter(pk=email.pk).update(
+            status=EmailStatus.SENDING, attempts=1, claimed_at=timezone.now()
+        )
         clock.shift(timedelta(hours=1))
-        assert emails.due_acknowledgements() == []
-        assert tasks.sweep_acknowledgements_task() == 0
-        stuck = Submission.objects.stuck(now=timezone.now())
-        assert list(stuck) == [submission]
-        assert Submission.objects.retry_acknowledgements([submission.pk], now=timezone.now()) == 1
-        assert tasks.sweep_acknowledgements_task() == 1
+        assert tasks.send_waiting_emails_task()["sent"] == 0
+        assert list(OutgoingEmail.objects.stuck(now=timezone.now())) == [email]
+        listed = client.get("/admin/feedback/outgoingemail/?problem=stuck").content.decode()
+        assert f"the respondent of {email.submission.reference}" in listed, "an Administrator sees no address"
+        client.post("/admin/feedback/outgoingemail/", {"action": "send_again", "_selected_action": [email.pk]})
+        assert tasks.send_waiting_emails_task()["sent"] == 1
     assert len(mail.outbox) == 1
 
 
 def test_the_sweeper_sends_what_is_due_and_nothing_twice():
-    due = SubmissionFactory.create_batch(3)
-    SubmissionFactory(email="")
-    assert tasks.sweep_acknowledgements_task() == 3
-    assert tasks.sweep_acknowledgements_task() == 0
-    assert sorted(m.to[0] for m in mail.outbox) == sorted(s.email for s in due)
+    due = [acknowledgement() for _ in range(3)]
+    assert tasks.send_waiting_emails_task()["sent"] == 3
+    assert tasks.send_waiting_emails_task()["sent"] == 0
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(e.recipient for e in due)
+
+
+def test_emails_due_together_go_over_one_connection_to_the_mail_server(flaky_mailer, settings):
+    settings.QIPP_EMAIL_BATCH = 50
+    for _ in range(7):
+        acknowledgement()
+    assert outbox.send()["sent"] == 7
+    assert flaky_mailer.connections == 1
 
 
 def test_with_the_broker_unreachable_the_respondent_still_gets_a_receipt_and_the_sweeper_sends_later(
@@ -152,39 +175,35 @@ def test_with_the_broker_unreachable_the_respondent_still_gets_a_receipt_and_the
     elapsed = time.monotonic() - started
     assert sent.status_code == 302
     assert client.get(sent["Location"]).status_code == 200
-    submission = Submission.objects.get()
-    assert submission.ack_status == AckStatus.PENDING
+    email = Submission.objects.get().emails.get()
+    assert email.status == EmailStatus.PENDING
     assert mail.outbox == []
     # Bounded by the broker's connect timeout, not hanging on it.
     assert elapsed < settings.CELERY_BROKER_CONNECTION_TIMEOUT * 5
 
-    # The broker is back: the sweeper finds the submission and sends once.
+    # The broker is back: the sweeper finds the email and sends it once.
     celery_app.conf.task_always_eager = True
-    tasks.sweep_acknowledgements_task()
-    tasks.sweep_acknowledgements_task()
-    submission.refresh_from_db()
-    assert submission.ack_status == AckStatus.SENT
+    tasks.send_waiting_emails_task()
+    tasks.send_waiting_emails_task()
+    assert fresh(email).status == EmailStatus.SENT
     assert len(mail.outbox) == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_acknowledgement_task_runs_through_a_real_celery_worker():
+def test_the_send_task_runs_through_a_real_celery_worker():
     from celery.contrib.testing.worker import start_worker
 
     celery_app.conf.task_always_eager = False
-    submission = SubmissionFactory()
+    email = acknowledgement()
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            tasks.send_acknowledgement_task.delay(submission.pk)
+            tasks.send_email_task.delay(email.pk)
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                submission.refresh_from_db()
-                if submission.ack_status == AckStatus.SENT:
-                    break
+            while time.monotonic() < deadline and fresh(email).status != EmailStatus.SENT:
                 time.sleep(0.1)
     finally:
         celery_app.conf.task_always_eager = True
-    assert submission.ack_status == AckStatus.SENT
+    assert fresh(email).status == EmailStatus.SENT
     assert len(mail.outbox) == 1
 
 
@@ -193,47 +212,46 @@ def test_a_database_that_blinks_just_after_the_email_went_still_records_it_sent(
     from django.db import OperationalError
     from django.db.models.query import QuerySet
 
-    submission = SubmissionFactory()
-    monkeypatch.setattr(emails, "RECORD_RETRY_PAUSES", [0, 0, 0])
+    email = acknowledgement()
+    monkeypatch.setattr(outbox, "RECORD_RETRY_PAUSES", [0, 0, 0])
     update = QuerySet.update
     blinks = []
 
     def update_while_the_database_restarts(self, **fields):
-        if fields.get("ack_status") == AckStatus.SENT and len(blinks) < 2:
+        if fields.get("status") == EmailStatus.SENT and len(blinks) < 2:
             blinks.append(fields)
             raise OperationalError("server closed the connection unexpectedly")
         return update(self, **fields)
 
     monkeypatch.setattr(QuerySet, "update", update_while_the_database_restarts)
-    assert emails.send_acknowledgement(submission_id=submission.pk) == "sent"
-    submission.refresh_from_db()
+    assert outbox.send()["sent"] == 1
     # Not left "sending" for a person to sort out: the email went, once.
-    assert submission.ack_status == AckStatus.SENT
-    assert submission.ack_message_id == mail.outbox[0].extra_headers["Message-ID"]
+    assert fresh(email).status == EmailStatus.SENT
+    assert fresh(email).message_id == mail.outbox[0].extra_headers["Message-ID"]
     assert len(blinks) == 2 and len(mail.outbox) == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_lost_just_after_the_claim_leaves_the_acknowledgement_waiting_not_sending(monkeypatch):
+def test_a_database_lost_just_after_the_claim_leaves_the_email_waiting_not_sending(monkeypatch):
     from django.db import OperationalError
+    from django.db.models.query import QuerySet
 
-    submission = SubmissionFactory()
-    monkeypatch.setattr(emails, "RECORD_RETRY_PAUSES", [0, 0, 0])
-    refresh = Submission.refresh_from_db
+    email = acknowledgement()
+    monkeypatch.setattr(outbox, "RECORD_RETRY_PAUSES", [0, 0, 0])
+    prefetch = QuerySet.prefetch_related
     lost = []
 
-    def refresh_as_the_database_restarts(self, *args, **kwargs):
+    def read_back_as_the_database_restarts(self, *lookups):
         if not lost:
             lost.append(True)
             raise OperationalError("server closed the connection unexpectedly")
-        return refresh(self, *args, **kwargs)
+        return prefetch(self, *lookups)
 
-    monkeypatch.setattr(Submission, "refresh_from_db", refresh_as_the_database_restarts)
+    monkeypatch.setattr(QuerySet, "prefetch_related", read_back_as_the_database_restarts)
     with pytest.raises(OperationalError):
-        emails.send_acknowledgement(submission_id=submission.pk)
-    submission = Submission.objects.get(pk=submission.pk)
+        outbox.send()
     # Nothing was sent: the row waits for the sweeper, its attempt uncounted.
-    assert submission.ack_status == AckStatus.PENDING and submission.ack_attempts == 0
+    assert (fresh(email).status, fresh(email).attempts) == (EmailStatus.PENDING, 0)
     assert mail.outbox == []
-    assert emails.send_acknowledgement(submission_id=submission.pk) == "sent"
+    assert outbox.send()["sent"] == 1
     assert len(mail.outbox) == 1

@@ -5,9 +5,9 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from feedback.models import AckStatus, Element, Submission
+from feedback.models import Element, EmailStatus, OutgoingEmail
 
-from .factories import SubmissionFactory
+from .factories import AcknowledgementFactory, SubmissionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -42,22 +42,28 @@ def test_nobody_can_delete_a_submission_from_the_admin(client, reviewer):
 
 
 def test_failed_and_stuck_acknowledgements_are_listed_and_can_be_tried_again(client, reviewer):
-    failed = SubmissionFactory(ack_status=AckStatus.FAILED, ack_attempts=12, ack_last_error="550 No such user")
-    stuck = SubmissionFactory(
-        ack_status=AckStatus.SENDING, ack_attempts=1, ack_claimed_at=timezone.now() - timedelta(hours=1)
+    failed = AcknowledgementFactory(status=EmailStatus.FAILED, attempts=12, last_error="550 No such user")
+    stuck = AcknowledgementFactory(
+        status=EmailStatus.SENDING, attempts=1, claimed_at=timezone.now() - timedelta(hours=1)
     )
-    in_flight = SubmissionFactory(ack_status=AckStatus.SENDING, ack_attempts=1, ack_claimed_at=timezone.now())
+    in_flight = AcknowledgementFactory(status=EmailStatus.SENDING, attempts=1, claimed_at=timezone.now())
     listed = client.get("/admin/feedback/submission/?ack_problem=stuck").content.decode()
-    assert stuck.reference in listed and in_flight.reference not in listed and failed.reference not in listed
+    assert stuck.submission.reference in listed
+    assert in_flight.submission.reference not in listed and failed.submission.reference not in listed
+    page = client.get(f"/admin/feedback/submission/{failed.submission.pk}/change/").content.decode()
+    assert "Failed after 12 attempt(s). Last error: 550 No such user" in page
 
     client.post(
         "/admin/feedback/submission/",
-        {"action": "retry_acknowledgement", "_selected_action": [failed.pk, stuck.pk, in_flight.pk]},
+        {
+            "action": "retry_acknowledgement",
+            "_selected_action": [failed.submission.pk, stuck.submission.pk, in_flight.submission.pk],
+        },
     )
-    statuses = dict(Submission.objects.values_list("pk", "ack_status"))
-    assert statuses[failed.pk] == AckStatus.PENDING
-    assert statuses[stuck.pk] == AckStatus.PENDING
-    assert statuses[in_flight.pk] == AckStatus.SENDING, "a send in progress is never started twice"
+    statuses = dict(OutgoingEmail.objects.values_list("pk", "status"))
+    assert statuses[failed.pk] == EmailStatus.PENDING
+    assert statuses[stuck.pk] == EmailStatus.PENDING
+    assert statuses[in_flight.pk] == EmailStatus.SENDING, "a send in progress is never started twice"
 
 
 def test_the_demo_login_is_a_staff_member_not_a_superuser_and_made_once(settings, tmp_path, capsys):

@@ -7,10 +7,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from feedback import emails
-from feedback.models import AckStatus, Element, OrganisationType, Region, Role, Submission, View
+from feedback import outbox, tasks
+from feedback.models import Element, EmailStatus, OrganisationType, Region, Role, Submission, View
 
-from .factories import SubmissionFactory
+from .factories import AcknowledgementFactory, SubmissionFactory
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -48,12 +48,12 @@ def test_the_same_token_sent_concurrently_makes_one_submission():
     assert sum(created for _, created in results) == 1
 
 
-def test_two_workers_given_the_same_acknowledgement_send_it_once(mailoutbox):
-    submission = SubmissionFactory()
-    outcomes = all_at_once(8, lambda: emails.send_acknowledgement(submission_id=submission.pk))
-    assert sorted(outcomes) == ["sent"] + ["skipped"] * 7
-    submission.refresh_from_db()
-    assert submission.ack_status == AckStatus.SENT
+def test_eight_workers_given_the_same_email_send_it_once(mailoutbox):
+    email = AcknowledgementFactory()
+    outcomes = all_at_once(8, lambda: tasks.send_email_task(email.pk))
+    assert sorted(outcome["sent"] for outcome in outcomes) == [0] * 7 + [1]
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT
     assert len(mailoutbox) == 1
 
 
@@ -80,7 +80,7 @@ def test_the_weekly_send_run_from_two_processes_at_once_sends_one_email_each(mai
     from django.contrib.auth.models import Permission, User
 
     from feedback import digests
-    from feedback.models import SendStatus, Subscription, WeeklySend
+    from feedback.models import EmailStatus, OutgoingEmail, Subscription
     from feedback.periods import Week
 
     week = Week.parse("2026-W47")
@@ -90,12 +90,11 @@ def test_the_weekly_send_run_from_two_processes_at_once_sends_one_email_each(mai
         user.user_permissions.add(reading)
     Subscription.objects.bulk_create(Subscription(user=user) for user in users)
     with time_machine.travel("2026-11-23 08:00 +0000"):
-        digests.compile_digest(week=week)
-        emails.plan_weekly_emails(week=week)
-        outcomes = all_at_once(2, lambda: emails.send_weekly_emails(batch_size=4))
+        outbox.plan_weekly_emails(digest=digests.compile_digest(week=week))
+        outcomes = all_at_once(2, lambda: outbox.send(batch_size=4))
     assert sum(outcome["sent"] for outcome in outcomes) == 30
     assert sorted(message.to[0] for message in mailoutbox) == sorted(user.email for user in users)
-    assert WeeklySend.objects.filter(status=SendStatus.SENT).count() == 30
+    assert OutgoingEmail.objects.filter(status=EmailStatus.SENT).count() == 30
 
 
 def test_a_compile_left_by_a_worker_killed_mid_compile_is_taken_up_at_once():

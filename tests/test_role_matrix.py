@@ -44,7 +44,7 @@ MATRIX = [
     ("Compile a digest", "/admin/feedback/digest/compile/", "no no yes no yes"),
     ("Own weekly email subscription", "/staff/weekly-summary/", "yes yes yes no yes"),
     ("Everyone's subscriptions", "/admin/feedback/subscription/", "no no no yes yes"),
-    ("Weekly sends", "/admin/feedback/weeklysend/", "no no no yes yes"),
+    ("Outbox (every email sent)", "/admin/feedback/outgoingemail/", "no no no yes yes"),
     ("Audit log", "/admin/feedback/auditevent/", "no no no yes yes"),
     ("Staff accounts", "/admin/auth/user/", "no no no yes yes"),
     ("Create an account", "/admin/auth/user/add/", "no no no yes yes"),

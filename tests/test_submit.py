@@ -5,7 +5,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from feedback.models import AckStatus, Element, Level, Source, Status, Submission, View
+from feedback.models import Element, EmailStatus, Level, OutgoingEmail, Source, Status, Submission, View
 
 from .conftest import ABOUT_YOU, ENGAGEMENT_VIEW, PRIORITISATION_VIEW, HttpsClient, Respondent
 
@@ -102,7 +102,8 @@ def test_the_receipt_email_gives_reference_date_and_elements_but_not_the_views(
     with django_capture_on_commit_callbacks(execute=True):
         respondent.send()
     submission = Submission.objects.get()
-    assert submission.ack_status == AckStatus.SENT
+    acknowledgement = submission.emails.get()
+    assert acknowledgement.status == EmailStatus.SENT
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert email.to == ["priya.shah@example.nhs.uk"]
@@ -114,7 +115,7 @@ def test_the_receipt_email_gives_reference_date_and_elements_but_not_the_views(
         assert "Engaging staff, partners and the public" in part
         assert PRIORITISATION_VIEW["text"] not in part
         assert "Northfield" not in part
-    assert email.extra_headers["Message-ID"] == submission.ack_message_id
+    assert email.extra_headers["Message-ID"] == acknowledgement.message_id
 
 
 def test_an_anonymous_respondent_gets_a_receipt_page_and_no_email(
@@ -126,7 +127,7 @@ def test_an_anonymous_respondent_gets_a_receipt_page_and_no_email(
     assert receipt.status_code == 200
     submission = Submission.objects.get()
     assert submission.name == "" and submission.email == ""
-    assert submission.ack_status == AckStatus.NOT_NEEDED
+    assert not OutgoingEmail.objects.exists()
     assert mail.outbox == []
 
 

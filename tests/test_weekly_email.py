@@ -9,8 +9,8 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
-from feedback import emails, tasks
-from feedback.models import Element, Level, SendStatus, Subscription, WeeklySend
+from feedback import digests, emails, outbox, tasks
+from feedback.models import Element, EmailKind, EmailStatus, Level, OutgoingEmail, Subscription
 from feedback.periods import Week
 from qipp_portal.celery import app as celery_app
 
@@ -54,6 +54,14 @@ def run_beat(when: str) -> dict:
         return tasks.send_weekly_emails_task()
 
 
+def weekly_rows():
+    return OutgoingEmail.objects.filter(kind=EmailKind.WEEKLY_SUMMARY)
+
+
+def plan(week: Week) -> None:
+    outbox.plan_weekly_emails(digest=digests.compile_digest(week=week))
+
+
 def sent_to() -> list[str]:
     return sorted(address for message in mail.outbox for address in message.to)
 
@@ -66,8 +74,8 @@ def test_each_subscriber_gets_one_email_when_beat_fires_twice(week47):
     run_beat(DUE_W47)
     run_beat(DUE_W47)
     assert sent_to() == ["ana@example.nhs.uk", "ben@example.nhs.uk"]
-    assert WeeklySend.objects.filter(period_start=W47.start, status=SendStatus.SENT).count() == 2
-    assert all(send.message_id for send in WeeklySend.objects.all())
+    assert weekly_rows().filter(key__endswith=":2026-W47", status=EmailStatus.SENT).count() == 2
+    assert all(send.message_id for send in weekly_rows())
 
 
 def test_nothing_is_sent_before_the_weeks_summary_is_due(week47):
@@ -87,7 +95,7 @@ def test_after_a_long_outage_only_the_most_recent_week_is_caught_up(week47):
     run_beat("2026-12-07 09:00:00 +0000")  # two summaries (W47, W48) were missed; W49 is due
     assert [message.subject for message in mail.outbox] == [m.subject for m in mail.outbox if "2026-W49" in m.subject]
     assert len(mail.outbox) == 1
-    assert list(WeeklySend.objects.values_list("period_start", flat=True)) == [W49.start]
+    assert list(weekly_rows().values_list("digest__period_start", flat=True)) == [W49.start]
 
 
 def test_a_mail_server_down_for_a_day_delays_the_email_without_a_busy_loop_then_sends_once(week47, flaky_mailer):
@@ -97,8 +105,8 @@ def test_a_mail_server_down_for_a_day_delays_the_email_without_a_busy_loop_then_
         for _ in range(6 * 24):  # every ten minutes for a day
             tasks.send_weekly_emails_task()
             clock.shift(timedelta(minutes=10))
-        sends = list(WeeklySend.objects.all())
-        assert {send.status for send in sends} == {SendStatus.PENDING}
+        sends = list(weekly_rows())
+        assert {send.status for send in sends} == {EmailStatus.PENDING}
         # Backoff, not a try every ten minutes: about ten attempts in a day, and not given up.
         assert all(send.attempts <= 11 for send in sends)
         assert flaky_mailer.connections == sends[0].attempts, "one connection attempt per batch, not per email"
@@ -116,20 +124,23 @@ def test_a_permanent_refusal_marks_the_send_failed_and_a_stuck_one_shows_in_the_
     subscriber("ana")
     flaky_mailer.failure = mailers.NO_SUCH_USER
     run_beat(DUE_W47)
-    send = WeeklySend.objects.get()
-    assert send.status == SendStatus.FAILED and "No such user" in send.last_error
+    send = weekly_rows().get()
+    assert send.status == EmailStatus.FAILED and "No such user" in send.last_error
 
     make_staff("Administrators", client=client)
-    stuck = WeeklySend.objects.create(
+    stuck = OutgoingEmail.objects.create(
+        kind=EmailKind.WEEKLY_SUMMARY,
+        key="weekly:stuck:2026-W46",
+        recipient="ben@example.nhs.uk",
         user=subscriber("ben"),
-        period_start=W46.start,
-        status=SendStatus.SENDING,
+        digest=send.digest,
+        status=EmailStatus.SENDING,
         claimed_at=send.created_at - timedelta(hours=2),
     )
-    page = client.get("/admin/feedback/weeklysend/?problem=stuck").content.decode()
-    assert "ben" in page and "ana" not in page
-    client.post("/admin/feedback/weeklysend/", {"action": "send_again", "_selected_action": [stuck.pk, send.pk]})
-    assert set(WeeklySend.objects.values_list("status", flat=True)) == {SendStatus.PENDING}
+    page = client.get("/admin/feedback/outgoingemail/?problem=stuck").content.decode()
+    assert "ben@example.nhs.uk" in page and "ana@example.nhs.uk" not in page
+    client.post("/admin/feedback/outgoingemail/", {"action": "send_again", "_selected_action": [stuck.pk, send.pk]})
+    assert set(weekly_rows().values_list("status", flat=True)) == {EmailStatus.PENDING}
 
 
 # --- Content -----------------------------------------------------------------
@@ -187,8 +198,6 @@ def test_the_links_open_the_admin_filtered_to_the_rows_behind_each_figure(week47
 def test_the_email_says_when_the_digest_is_approved(week47, make_staff):
     subscriber("ana")
     with time_machine.travel(DUE_W47):
-        from feedback import digests
-
         digests.compile_digest(week=W47).approve(by=make_staff("Policy leads"))
     run_beat(DUE_W47)
     assert "This digest has been approved." in mail.outbox[0].body
@@ -202,8 +211,9 @@ def test_every_email_carries_one_click_unsubscribe_headers_and_a_signed_link(wee
     run_beat(DUE_W47)
     message = mail.outbox[0]
     link = re.search(r"Unsubscribe: (\S+)", message.body).group(1)
-    assert message.extra_headers["List-Unsubscribe"] == f"<{link}>"
-    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    headers = message.message()
+    assert headers["List-Unsubscribe"] == f"<{link}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert link == f"https://qipp.example.nhs.uk/email/unsubscribe/{emails.unsubscribe_token(user)}/"
 
 
@@ -256,7 +266,7 @@ def test_the_command_previews_with_dry_run_and_then_sends_once(week47, capsys):
         call_command("send_weekly_summary", "--week", "2026-W47", "--dry-run")
         preview = capsys.readouterr().out
         assert "To: ana@example.nhs.uk" in preview and "week 2026-W47" in preview
-        assert mail.outbox == [] and not WeeklySend.objects.exists()
+        assert mail.outbox == [] and not weekly_rows().exists()
         call_command("send_weekly_summary", "--week", "2026-W47")
         call_command("send_weekly_summary", "--week", "2026-W47")
     assert len(mail.outbox) == 1
@@ -275,7 +285,7 @@ def test_the_weekly_task_runs_through_a_real_celery_worker():
         ):
             tasks.send_weekly_emails_task.delay()
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not WeeklySend.objects.filter(status=SendStatus.SENT).exists():
+            while time.monotonic() < deadline and not weekly_rows().filter(status=EmailStatus.SENT).exists():
                 time.sleep(0.1)
     finally:
         celery_app.conf.task_always_eager = True
@@ -285,14 +295,11 @@ def test_the_weekly_task_runs_through_a_real_celery_worker():
 def test_someone_who_unsubscribes_after_the_send_is_planned_gets_nothing(week47):
     user = subscriber("ana")
     with time_machine.travel(DUE_W47, tick=False):
-        from feedback import digests
-
-        digests.compile_digest(week=W47)
-        emails.plan_weekly_emails(week=W47)
+        plan(W47)
         Subscription.objects.filter(user=user).update(active=False)
-        assert emails.send_weekly_emails()["skipped"] == 1
+        assert outbox.send()["skipped"] == 1
     assert mail.outbox == []
-    assert not WeeklySend.objects.exists()
+    assert not weekly_rows().exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -300,34 +307,29 @@ def test_a_database_that_blinks_just_after_a_weekly_email_went_still_records_it_
     from django.db import OperationalError
     from django.db.models.query import QuerySet
 
-    from feedback import digests
-
     subscriber("blink")
-    monkeypatch.setattr(emails, "RECORD_RETRY_PAUSES", [0, 0, 0])
+    monkeypatch.setattr(outbox, "RECORD_RETRY_PAUSES", [0, 0, 0])
     update = QuerySet.update
     blinks = []
 
     def update_while_the_database_restarts(self, **fields):
-        if fields.get("status") == SendStatus.SENT and not blinks:
+        if fields.get("status") == EmailStatus.SENT and not blinks:
             blinks.append(fields)
             raise OperationalError("server closed the connection unexpectedly")
         return update(self, **fields)
 
     with time_machine.travel("2026-11-23 08:00 +0000"):
-        digests.compile_digest(week=W47)
-        emails.plan_weekly_emails(week=W47)
+        plan(W47)
         monkeypatch.setattr(QuerySet, "update", update_while_the_database_restarts)
-        assert emails.send_weekly_emails()["sent"] == 1
-    row = WeeklySend.objects.get()
-    assert row.status == SendStatus.SENT and blinks
+        assert outbox.send()["sent"] == 1
+    row = weekly_rows().get()
+    assert row.status == EmailStatus.SENT and blinks
     assert [message.to for message in mail.outbox] == [["blink@example.nhs.uk"]]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_stopped_before_its_emails_went_waits_again_instead_of_sitting_sending(monkeypatch):
     from django.db import OperationalError
-
-    from feedback import digests
 
     for name in ("ana", "ben", "cy"):
         subscriber(name)
@@ -341,19 +343,18 @@ def test_a_batch_stopped_before_its_emails_went_waits_again_instead_of_sitting_s
         return build(**kwargs)
 
     with time_machine.travel(DUE_W47, tick=False):
-        digests.compile_digest(week=W47)
-        emails.plan_weekly_emails(week=W47)
+        plan(W47)
         monkeypatch.setattr(emails, "build_weekly_summary", build_as_the_database_restarts)
         with pytest.raises(OperationalError):
-            emails.send_weekly_emails()
+            outbox.send()
         # The first went; the other two never reached the mail server.
-        assert sorted(WeeklySend.objects.values_list("status", "attempts")) == [
-            (SendStatus.PENDING, 0),
-            (SendStatus.PENDING, 0),
-            (SendStatus.SENT, 1),
+        assert sorted(weekly_rows().values_list("status", "attempts")) == [
+            (EmailStatus.PENDING, 0),
+            (EmailStatus.PENDING, 0),
+            (EmailStatus.SENT, 1),
         ]
         monkeypatch.setattr(emails, "build_weekly_summary", build)
-        assert emails.send_weekly_emails()["sent"] == 2
+        assert outbox.send()["sent"] == 2
     assert sorted(message.to[0] for message in mail.outbox) == sorted(
         user.email for user in User.objects.filter(username__in=["ana", "ben", "cy"])
     )
@@ -376,17 +377,14 @@ def test_a_subscription_without_the_right_to_read_digests_gets_no_weekly_email(w
     subscriber("ben")
     run_beat(DUE_W47)
     assert sent_to() == ["ben@example.nhs.uk"]
-    assert not WeeklySend.objects.filter(user=user).exists()
+    assert not weekly_rows().filter(user=user).exists()
 
 
 def test_losing_the_right_to_read_digests_stops_an_email_already_planned(week47):
-    from feedback import digests
-
     user = subscriber("ana")
     with time_machine.travel(DUE_W47, tick=False):
-        digests.compile_digest(week=W47)
-        emails.plan_weekly_emails(week=W47)
+        plan(W47)
         user.user_permissions.clear()
-        emails.send_weekly_emails()
+        outbox.send()
     assert mail.outbox == []
-    assert not WeeklySend.objects.exists()
+    assert not weekly_rows().exists()

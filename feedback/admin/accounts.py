@@ -133,8 +133,8 @@ class StaffUserAdmin(GuardedLookups, UserAdmin):
         user = form.instance
         if not change:
             audit.record(AuditAction.ACCOUNT_CREATED, request=request, account=user.get_username())
-            if not accounts.send_password_link(user, request=request, new_account=True):
-                messages.error(request, "The email with the link to choose a password could not be sent.")
+            accounts.send_password_link(user, request=request, new_account=True)
+            messages.info(request, "Its owner is being emailed a link to choose a password.")
             return
         if "groups" in form.fields:
             # Groups this person may not take away stay as they were.
@@ -147,8 +147,10 @@ class StaffUserAdmin(GuardedLookups, UserAdmin):
     @admin.action(description="Send a link to choose a new password", permissions=["change"])
     def send_password_links(self, request, queryset):
         users = self._changeable(request, queryset)
-        sent = sum(accounts.send_password_link(user, request=request) for user in users)
-        self.message_user(request, f"Password links sent to {sent} of {len(users)} account(s) you may change.")
+        queued = sum(accounts.send_password_link(user, request=request) for user in users)
+        self.message_user(
+            request, f"Password links are being emailed to {queued} of {len(users)} account(s) you may change."
+        )
 
     @admin.action(description="Remove two-factor authentication (a lost phone)", permissions=["change"])
     def remove_two_factor(self, request, queryset):

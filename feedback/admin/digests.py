@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from .. import digests, pdf, tasks
+from .. import digests, doorbell, pdf, tasks
 from ..models import Digest, DigestStatus
 from ..periods import Week, week_of
 from .base import WorkspaceAdmin
@@ -142,7 +142,7 @@ class DigestAdmin(WorkspaceAdmin):
         # A person asking again gets a fresh set of attempts.
         queryset.filter(status=DigestStatus.FAILED).update(attempts=0)
         for digest in failed:
-            tasks.enqueue_on_commit(tasks.compile_digest_task, week_of(digest.period_start).label)
+            doorbell.ring_on_commit(tasks.compile_digest_task.name, week_of(digest.period_start).label)
         self.message_user(request, f"{len(failed)} digest(s) will be compiled again shortly.")
 
     def get_urls(self):
@@ -170,7 +170,7 @@ class DigestAdmin(WorkspaceAdmin):
         )
         if request.method == "POST" and form.is_valid():
             week = form.cleaned_data["week"]
-            tasks.enqueue_on_commit(tasks.compile_digest_task, week.label)
+            doorbell.ring_on_commit(tasks.compile_digest_task.name, week.label)
             self.message_user(request, f"The digest for {week} is being compiled. It appears here when it is ready.")
             return HttpResponseRedirect(reverse("admin:feedback_digest_changelist"))
         context = {

@@ -14,6 +14,7 @@ from ..models import (
     Digest,
     Element,
     Level,
+    OutgoingEmail,
     Stance,
     Theme,
     ThemeTag,
@@ -24,10 +25,10 @@ from ..models import (
 class SendingProblemFilter(admin.SimpleListFilter):
     """
     Emails that need a person: failed for good, or stuck in "sending" (a worker
-    died mid-send). For querysets with `failed()` and `stuck(now=)` verbs.
+    died mid-send, so they may or may not have gone).
     """
 
-    title = "email problems"
+    title = "problems"
     parameter_name = "problem"
 
     def lookups(self, request, model_admin):
@@ -175,5 +176,13 @@ class QuotableFilter(admin.SimpleListFilter):
 
 
 class AckProblemFilter(SendingProblemFilter):
+    """Submissions whose acknowledgement failed or is stuck."""
+
     title = "acknowledgement problems"
     parameter_name = "ack_problem"
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        problems = super().queryset(request, OutgoingEmail.objects.filter(submission=OuterRef("pk")))
+        return queryset.filter(Exists(problems))

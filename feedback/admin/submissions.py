@@ -20,8 +20,10 @@ from django.utils.html import format_html, format_html_join
 from .. import audit, exports
 from ..models import (
     AuditAction,
+    EmailKind,
     Level,
     Note,
+    OutgoingEmail,
     Principle,
     Status,
     Submission,
@@ -233,9 +235,12 @@ class SubmissionAdmin(WorkspaceAdmin):
 
     @admin.display(description="acknowledgement")
     def acknowledgement(self, submission: Submission) -> str:
-        text = f"{submission.get_ack_status_display()} after {submission.ack_attempts} attempt(s)"
-        if submission.ack_last_error:
-            text += f". Last error: {submission.ack_last_error}"
+        email = submission.emails.filter(kind=EmailKind.ACKNOWLEDGEMENT).first()
+        if email is None:
+            return "None: no email address was given."
+        text = f"{email.get_status_display()} after {email.attempts} attempt(s)"
+        if email.last_error:
+            text += f". Last error: {email.last_error}"
         return text
 
     # Pages
@@ -305,7 +310,8 @@ class SubmissionAdmin(WorkspaceAdmin):
 
     @admin.action(description="Try the acknowledgement email again", permissions=["change"])
     def retry_acknowledgement(self, request, queryset):
-        count = Submission.objects.retry_acknowledgements(queryset.values("pk"), now=timezone.now())
+        emails = OutgoingEmail.objects.filter(kind=EmailKind.ACKNOWLEDGEMENT, submission__in=queryset.values("pk"))
+        count = emails.send_again(now=timezone.now())
         self.message_user(request, f"{count} acknowledgement email(s) will be tried again within a few minutes.")
 
     # Exports of exactly what the list shows, filters and search included.

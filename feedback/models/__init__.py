@@ -6,7 +6,6 @@ The portal's data, one module per concept. Everything is importable from
 from .audit import AuditAction, AuditEvent
 from .choices import (
     ELEMENT_DESCRIPTIONS,
-    AckStatus,
     DigestStatus,
     Element,
     Level,
@@ -14,16 +13,15 @@ from .choices import (
     Principle,
     Region,
     Role,
-    SendStatus,
     Source,
     Stance,
     Status,
 )
 from .digests import COMPILED, Digest, DigestQuerySet
+from .outbox import STUCK_SENDING_AFTER, EmailKind, EmailStatus, OutgoingEmail, OutgoingEmailQuerySet
 from .submissions import (
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,
-    STUCK_SENDING_AFTER,
     Note,
     Submission,
     SubmissionManager,
@@ -33,7 +31,7 @@ from .submissions import (
     normalise_reference,
 )
 from .themes import Theme, ThemeQuerySet, ThemeTag, ThemeTagQuerySet
-from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet, WeeklySend, WeeklySendQuerySet
+from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
     "COMPILED",
@@ -42,20 +40,22 @@ __all__ = [
     "REFERENCE_ALPHABET",
     "REFERENCE_LENGTH",
     "STUCK_SENDING_AFTER",
-    "AckStatus",
     "AuditAction",
     "AuditEvent",
     "Digest",
     "DigestQuerySet",
     "DigestStatus",
     "Element",
+    "EmailKind",
+    "EmailStatus",
     "Level",
     "Note",
     "OrganisationType",
+    "OutgoingEmail",
+    "OutgoingEmailQuerySet",
     "Principle",
     "Region",
     "Role",
-    "SendStatus",
     "Source",
     "Stance",
     "Status",
@@ -69,8 +69,6 @@ __all__ = [
     "ThemeTag",
     "ThemeTagQuerySet",
     "View",
-    "WeeklySend",
-    "WeeklySendQuerySet",
     "new_reference",
     "normalise_reference",
 ]

@@ -119,16 +119,6 @@ class Status(models.TextChoices):
     ACTIONED = "actioned", "Actioned"
 
 
-class AckStatus(models.TextChoices):
-    """Where the acknowledgement email stands. The row is the unit of work."""
-
-    NOT_NEEDED = "not_needed", "Not needed (no email given)"
-    PENDING = "pending", "Waiting to send"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-
-
 class Stance(models.TextChoices):
     """Whether a view argues for or against a theme, so themes never blur agreement and disagreement."""
 
@@ -142,11 +132,4 @@ class DigestStatus(models.TextChoices):
     COMPILING = "compiling", "Compiling"
     READY = "ready", "Ready for approval"
     APPROVED = "approved", "Approved"
-    FAILED = "failed", "Failed"
-
-
-class SendStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to send"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
     FAILED = "failed", "Failed"

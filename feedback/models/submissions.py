@@ -2,13 +2,13 @@
 
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from .choices import AckStatus, Element, Level, OrganisationType, Region, Role, Source, Status
+from .choices import Element, Level, OrganisationType, Region, Role, Source, Status
 
 # Reference numbers are read aloud over the phone and typed from a screen, so
 # the alphabet leaves out characters that look alike (0/O, 1/I/L) or sound
@@ -31,40 +31,13 @@ def normalise_reference(text: str) -> str:
     return "-".join(symbols[i : i + 3] for i in range(0, len(symbols), 3))
 
 
-# A claimed acknowledgement still "sending" after this long was lost mid-send
-# (a worker killed between claiming and finishing). SMTP has no idempotency
-# key, so such a row is never resent by itself (at most once): the admin shows
-# it for a person to decide.
-STUCK_SENDING_AFTER = timedelta(minutes=15)
-
-
 class SubmissionQuerySet(models.QuerySet):
     def received_between(self, start: datetime, end: datetime) -> "SubmissionQuerySet":
         """Submissions received in [start, end): a digest period."""
         return self.filter(received_at__gte=start, received_at__lt=end)
 
-    def awaiting_acknowledgement(self, *, now: datetime) -> "SubmissionQuerySet":
-        """Acknowledgements that are due to be tried now."""
-        return self.filter(ack_status=AckStatus.PENDING).filter(
-            Q(ack_next_attempt_at__isnull=True) | Q(ack_next_attempt_at__lte=now)
-        )
-
-    def failed(self) -> "SubmissionQuerySet":
-        return self.filter(ack_status=AckStatus.FAILED)
-
-    def stuck(self, *, now: datetime) -> "SubmissionQuerySet":
-        """Acknowledgements claimed for sending but never finished (a worker died mid-send)."""
-        return self.filter(ack_status=AckStatus.SENDING, ack_claimed_at__lt=now - STUCK_SENDING_AFTER)
-
 
 class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
-    def retry_acknowledgements(self, ids, *, now: datetime) -> int:
-        """Put failed or stuck acknowledgements back in the queue, with a fresh set of attempts."""
-        chosen = self.filter(pk__in=ids)
-        return (chosen.failed() | chosen.stuck(now=now)).update(
-            ack_status=AckStatus.PENDING, ack_attempts=0, ack_next_attempt_at=None, ack_last_error=""
-        )
-
     def record(self, *, token: uuid.UUID, views: list[dict], **fields) -> tuple["Submission", bool]:
         """
         Save a submission and its views in one transaction, once per token.
@@ -75,7 +48,6 @@ class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
         """
         if not views:
             raise ValueError("A submission needs at least one view.")
-        fields.setdefault("ack_status", AckStatus.PENDING if fields.get("email") else AckStatus.NOT_NEEDED)
         for _ in range(5):
             try:
                 with transaction.atomic():
@@ -128,21 +100,11 @@ class Submission(models.Model):
         "Digest", null=True, blank=True, on_delete=models.PROTECT, related_name="submissions", editable=False
     )
 
-    # The acknowledgement email as a unit of background work.
-    ack_status = models.CharField("acknowledgement", max_length=12, choices=AckStatus, default=AckStatus.NOT_NEEDED)
-    ack_attempts = models.PositiveSmallIntegerField("acknowledgement attempts", default=0)
-    ack_next_attempt_at = models.DateTimeField(null=True, blank=True)
-    ack_claimed_at = models.DateTimeField(null=True, blank=True)
-    ack_sent_at = models.DateTimeField(null=True, blank=True)
-    ack_message_id = models.CharField(max_length=255, blank=True)
-    ack_last_error = models.TextField(blank=True)
-
     objects = SubmissionManager()
 
     class Meta:
         ordering = ["-received_at"]
         indexes = [
-            models.Index(fields=["ack_status", "ack_next_attempt_at"], name="submission_ack_due"),
             # Triage by status, newest first (the dashboard's unread list, the status filter).
             models.Index(fields=["status", "-received_at"], name="submission_status_received"),
             # Submissions no digest has counted yet: what the next compile looks for.
@@ -162,25 +124,6 @@ class Submission(models.Model):
         """Labels of the elements this submission has views on, in the order of the elements."""
         codes = {view.element for view in self.views.all()}
         return [label for code, label in Element.choices if code in codes]
-
-    def claim_acknowledgement(self, *, now: datetime) -> bool:
-        """
-        Move the acknowledgement from pending to sending, once.
-
-        A conditional UPDATE, so of two workers given the same id only one
-        wins. The attempt is counted here, when sending is actually tried.
-        The claim and the reading back are one transaction: a database lost
-        in between leaves the row waiting, not "sending" with nothing sent.
-        """
-        with transaction.atomic():
-            claimed = (
-                Submission.objects.awaiting_acknowledgement(now=now)
-                .filter(pk=self.pk)
-                .update(ack_status=AckStatus.SENDING, ack_claimed_at=now, ack_attempts=F("ack_attempts") + 1)
-            )
-            if claimed:
-                self.refresh_from_db(fields=["ack_status", "ack_claimed_at", "ack_attempts"])
-        return bool(claimed)
 
 
 class View(models.Model):

@@ -1,13 +1,8 @@
-"""The weekly email summary: who subscribes, and each email as a unit of work."""
-
-from datetime import datetime
+"""Who subscribes to the weekly email summary (each email is a row in the outbox)."""
 
 from django.db import models
-from django.db.models import Q
-from django.utils import timezone
 
-from .choices import Element, SendStatus
-from .submissions import STUCK_SENDING_AFTER
+from .choices import Element
 
 # The weekly email carries a digest's figures, themes and quotes: only those
 # who may read digests get it.
@@ -46,49 +41,3 @@ class Subscription(models.Model):
     @property
     def element_codes(self) -> list[str]:
         return [code for code in Element.values if not self.elements or code in self.elements]
-
-
-class WeeklySendQuerySet(models.QuerySet):
-    def due(self, *, now: datetime) -> "WeeklySendQuerySet":
-        return self.filter(status=SendStatus.PENDING).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-        )
-
-    def failed(self) -> "WeeklySendQuerySet":
-        return self.filter(status=SendStatus.FAILED)
-
-    def stuck(self, *, now: datetime) -> "WeeklySendQuerySet":
-        return self.filter(status=SendStatus.SENDING, claimed_at__lt=now - STUCK_SENDING_AFTER)
-
-
-class WeeklySend(models.Model):
-    """
-    One weekly summary email to one subscriber for one week: the unit of work.
-    The unique constraint makes a second planning run a no-op; a conditional
-    update claims the row before SMTP is touched.
-    """
-
-    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="weekly_sends")
-    period_start = models.DateTimeField()
-    status = models.CharField(max_length=10, choices=SendStatus, default=SendStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    # Which sender holds the row while sending: a batch finds its own rows by it.
-    claim = models.UUIDField(null=True, blank=True, editable=False)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    message_id = models.CharField(max_length=255, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = WeeklySendQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-period_start", "user"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "period_start"], name="one_weekly_email_per_person_per_week")
-        ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="weekly_send_due")]
-
-    def __str__(self) -> str:
-        return f"{self.user.get_username()}, week of {timezone.localtime(self.period_start):%d %b %Y}"

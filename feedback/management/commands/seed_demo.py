@@ -179,11 +179,7 @@ SUBMISSION_FIELDS = [
     "principles",
     "consent_to_quote",
     "consent_to_contact",
-    "ack_status",
-    "ack_attempts",
-    "ack_sent_at",
 ]
-BLANK_FIELDS = ["ack_message_id", "ack_last_error"]
 
 
 class BulkWriter:
@@ -227,9 +223,9 @@ class CopyWriter:
             self._copy(
                 cursor,
                 Submission,
-                ["id", *SUBMISSION_FIELDS, *BLANK_FIELDS],
+                ["id", *SUBMISSION_FIELDS],
                 (
-                    [pk, *(_csv(row[field]) for field in SUBMISSION_FIELDS), "", ""]
+                    [pk, *(_csv(row[field]) for field in SUBMISSION_FIELDS)]
                     for pk, row in zip(submission_ids, rows, strict=True)
                 ),
             )
