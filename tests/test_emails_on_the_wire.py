@@ -1,0 +1,114 @@
+"""
+Every kind of email as it leaves: sent through the outbox to a real SMTP
+server on loopback (aiosmtpd), and read back from the bytes it received.
+Headers are where mail clients disagree, so they are checked as sent.
+"""
+
+import email
+import email.policy
+import socket
+from datetime import timedelta
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from django.contrib.auth.models import Permission, User
+
+from feedback import digests, outbox
+from feedback.models import Element, EmailKind, Subscription
+from feedback.periods import Week
+
+from .factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db
+
+W47 = Week.parse("2026-W47")
+
+
+class Sink:
+    def __init__(self):
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(envelope.original_content)
+        return "250 OK"
+
+
+@pytest.fixture
+def sink(settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Sink()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10},
+        }
+    }
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def one_of_each_kind():
+    """An acknowledgement, a weekly summary, a password link and an account notice, all waiting."""
+    submission = SubmissionFactory(
+        email="priya@example.nhs.uk",
+        received_at=W47.start + timedelta(days=1),
+        views=[{"element": Element.LEADERSHIP, "text": "Boards should back clinical leaders."}],
+    )
+    outbox.enqueue_acknowledgement(submission)
+    reader = User.objects.create_user(
+        "a.reader.with.a.rather.long.username.for.the.unsubscribe.link",
+        email="reader@example.nhs.uk",
+        is_staff=True,
+    )
+    reader.user_permissions.add(Permission.objects.get(codename="view_digest"))
+    Subscription.objects.create(user=reader)
+    with time_machine.travel(W47.end + timedelta(hours=9)):
+        outbox.plan_weekly_emails(digest=digests.compile_digest(week=W47))
+    colleague = User.objects.create_user("colleague", email="colleague@example.nhs.uk", is_staff=True)
+    outbox.enqueue_password_link(colleague, new_account=True)
+    outbox.enqueue_account_change(colleague, change="your password was changed")
+
+
+def received(sink) -> dict[str, tuple[bytes, email.message.EmailMessage]]:
+    messages = {}
+    for raw in sink.received:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        messages[message["To"]] = (raw, message)
+    return messages
+
+
+def test_every_kind_of_email_arrives_once_with_the_headers_mail_clients_need(sink, one_of_each_kind):
+    assert outbox.send()["sent"] == len(EmailKind.values)
+    recipients = sorted(email.message_from_bytes(raw, policy=email.policy.default)["To"] for raw in sink.received)
+    assert recipients == [
+        "colleague@example.nhs.uk",
+        "colleague@example.nhs.uk",
+        "priya@example.nhs.uk",
+        "reader@example.nhs.uk",
+    ]
+    for raw in sink.received:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        # RFC 3834: out-of-office replies are not sent back to automatic mail.
+        assert message["Auto-Submitted"] == "auto-generated"
+        assert message["Message-ID"].endswith("@qipp.example.nhs.uk>"), message["Message-ID"]
+        assert message.get_content_type() == "multipart/alternative"
+        assert {part.get_content_type() for part in message.iter_parts()} == {"text/plain", "text/html"}
+
+
+def test_the_weekly_emails_unsubscribe_header_is_one_plain_address_a_mail_client_can_use(sink, one_of_each_kind):
+    outbox.send()
+    raw, message = received(sink)["reader@example.nhs.uk"]
+    headers = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    line = next(line for line in headers.split("\r\n") if line.startswith("List-Unsubscribe:"))
+    address = line.removeprefix("List-Unsubscribe: ")
+    assert address.startswith("<https://qipp.example.nhs.uk/email/unsubscribe/") and address.endswith("/>")
+    assert "=?" not in address, "never an RFC 2047 encoded word"
+    assert len(line) > 78, "long enough that ordinary folding would have broken it"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert address[1:-1] in message.get_body(("plain",)).get_content()
