@@ -21,18 +21,15 @@ def record(
     submission: Submission | None = None,
     **detail,
 ) -> AuditEvent:
-    """Add one entry to the audit log."""
+    """Add one entry to the audit log, by the request's user (or `user`) from the request's address."""
+    return AuditEvent.objects.record(action, submission=submission, **who(request, user=user), **detail)
+
+
+def who(request: HttpRequest | None, *, user=None) -> dict:
+    """The person and address a change comes from, as model methods that record one take them (`by`, `ip`)."""
     if user is None and request is not None and request.user.is_authenticated:
         user = request.user
-    return AuditEvent.objects.create(
-        action=action,
-        actor=user,
-        actor_username=user.get_username() if user else "",
-        submission=submission,
-        reference=submission.reference if submission else "",
-        detail=detail,
-        ip_address=client_ip(request) if request is not None else None,
-    )
+    return {"by": user, "ip": client_ip(request) if request is not None else None}
 
 
 @receiver(user_logged_in)

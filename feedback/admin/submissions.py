@@ -250,20 +250,14 @@ class SubmissionAdmin(WorkspaceAdmin):
         if submission is not None and request.method == "GET":
             if self.can_see_personal_details(request) and (submission.name or submission.email):
                 audit.record(AuditAction.VIEWED_PERSONAL_DETAILS, request=request, submission=submission)
-            if submission.status == Status.NEW and self.has_change_permission(request, submission):
-                # Opening a new submission is reading it, as in a mailbox.
-                self._set_status(request, Submission.objects.filter(pk=submission.pk), Status.READ)
+            if self.has_change_permission(request, submission):
+                submission.open(**audit.who(request))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj: Submission, form, change) -> None:
+        # The status is the only field of a submission anyone changes here.
         if change and "status" in form.changed_data:
-            previous = form.initial["status"]
-            super().save_model(request, obj, form, change)
-            audit.record(
-                AuditAction.STATUS_CHANGED, request=request, submission=obj, **{"from": previous, "to": obj.status}
-            )
-        elif form.changed_data:
-            super().save_model(request, obj, form, change)
+            Submission.objects.get(pk=obj.pk).set_status(obj.status, **audit.who(request))
 
     def save_formset(self, request, form, formset, change) -> None:
         notes = formset.save(commit=False)
@@ -278,39 +272,25 @@ class SubmissionAdmin(WorkspaceAdmin):
 
     # Status actions: one line each, through the same recorded change.
 
-    def _set_status(self, request: HttpRequest, queryset: QuerySet, status: Status) -> int:
-        changed = 0
-        for submission in queryset.exclude(status=status).only("pk", "reference", "status"):
-            previous = submission.status
-            if Submission.objects.filter(pk=submission.pk, status=previous).update(status=status):
-                changed += 1
-                audit.record(
-                    AuditAction.STATUS_CHANGED,
-                    request=request,
-                    submission=submission,
-                    **{"from": previous, "to": status},
-                )
-        return changed
-
     @admin.action(description="Mark selected as read", permissions=["change"])
     def mark_read(self, request, queryset):
-        self.message_user(request, f"{self._set_status(request, queryset, Status.READ)} marked as read.")
+        self.message_user(request, f"{queryset.set_status(Status.READ, **audit.who(request))} marked as read.")
 
     @admin.action(description="Flag selected", permissions=["change"])
     def mark_flagged(self, request, queryset):
-        self.message_user(request, f"{self._set_status(request, queryset, Status.FLAGGED)} flagged.")
+        self.message_user(request, f"{queryset.set_status(Status.FLAGGED, **audit.who(request))} flagged.")
 
     @admin.action(description="Mark selected as actioned", permissions=["change"])
     def mark_actioned(self, request, queryset):
-        self.message_user(request, f"{self._set_status(request, queryset, Status.ACTIONED)} marked as actioned.")
+        self.message_user(request, f"{queryset.set_status(Status.ACTIONED, **audit.who(request))} marked as actioned.")
 
     @admin.action(description="Mark selected as new (unread)", permissions=["change"])
     def mark_new(self, request, queryset):
-        self.message_user(request, f"{self._set_status(request, queryset, Status.NEW)} marked as new.")
+        self.message_user(request, f"{queryset.set_status(Status.NEW, **audit.who(request))} marked as new.")
 
     @admin.action(description="Try the acknowledgement email again", permissions=["change"])
     def retry_acknowledgement(self, request, queryset):
-        emails = OutgoingEmail.objects.filter(kind=EmailKind.ACKNOWLEDGEMENT, submission__in=queryset.values("pk"))
+        emails = OutgoingEmail.objects.filter(kind=EmailKind.ACKNOWLEDGEMENT, submission__in=queryset)
         count = emails.send_again(now=timezone.now())
         self.message_user(request, f"{count} acknowledgement email(s) will be tried again within a few minutes.")
 

@@ -5,11 +5,10 @@ its submission) and the codebook of themes beneath each element.
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from .. import audit
@@ -18,6 +17,7 @@ from ..models import (
     Theme,
     ThemeTag,
     View,
+    confirmed_tags,
 )
 from .base import LabelledTabularInline, WorkspaceAdmin
 
@@ -84,9 +84,9 @@ class ViewAdmin(WorkspaceAdmin):
         for tag in tags:
             if tag.pk is None:
                 tag.assigned_by = request.user
-            elif tag.assigned_by is None and tag.confirmed_by is None:
-                tag.confirmed_by = request.user
             tag.save()
+            # Changing a machine's suggestion is standing behind it.
+            tag.confirm(by=request.user)
         for tag in formset.deleted_objects:
             tag.delete()
         if tags or formset.deleted_objects:
@@ -122,7 +122,7 @@ class ThemeAdmin(WorkspaceAdmin):
     actions = ["retire", "restore", "merge"]
 
     def get_queryset(self, request):
-        confirmed = Q(tags__assigned_by__isnull=False) | Q(tags__confirmed_by__isnull=False)
+        confirmed = confirmed_tags("tags__")
         return (
             super()
             .get_queryset(request)
@@ -158,13 +158,11 @@ class ThemeAdmin(WorkspaceAdmin):
 
     @admin.action(description="Retire selected themes", permissions=["change"])
     def retire(self, request, queryset):
-        count = queryset.filter(retired_at__isnull=True).update(retired_at=timezone.now())
-        self.message_user(request, f"{count} theme(s) retired. Their tags stay on the views.")
+        self.message_user(request, f"{queryset.retire()} theme(s) retired. Their tags stay on the views.")
 
     @admin.action(description="Bring selected themes back into use", permissions=["change"])
     def restore(self, request, queryset):
-        count = queryset.filter(merged_into__isnull=True).update(retired_at=None)
-        self.message_user(request, f"{count} theme(s) back in use.")
+        self.message_user(request, f"{queryset.restore()} theme(s) back in use.")
 
     @admin.action(description="Merge selected themes into another", permissions=["change"])
     def merge(self, request, queryset):

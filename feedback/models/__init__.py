@@ -30,7 +30,7 @@ from .submissions import (
     new_reference,
     normalise_reference,
 )
-from .themes import Theme, ThemeQuerySet, ThemeTag, ThemeTagQuerySet
+from .themes import Theme, ThemeQuerySet, ThemeTag, ThemeTagQuerySet, confirmed_tags
 from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "ThemeTag",
     "ThemeTagQuerySet",
     "View",
+    "confirmed_tags",
     "new_reference",
     "normalise_reference",
 ]

@@ -29,6 +29,22 @@ class AuditAction(models.TextChoices):
     DETAILS_CHANGED = "details_changed", "Changed submission details"
 
 
+class AuditEventManager(models.Manager):
+    def record(
+        self, action: AuditAction, *, by=None, ip: str | None = None, submission=None, **detail
+    ) -> "AuditEvent":
+        """Add one entry: `by` whom (None for the portal itself), from which address, about which submission."""
+        return self.create(
+            action=action,
+            actor=by,
+            actor_username=by.get_username() if by else "",
+            submission=submission,
+            reference=submission.reference if submission else "",
+            detail=detail,
+            ip_address=ip,
+        )
+
+
 class AuditEvent(models.Model):
     """
     One entry in the append-only audit log. It holds no personal data of
@@ -47,6 +63,8 @@ class AuditEvent(models.Model):
     reference = models.CharField(max_length=11, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventManager()
 
     class Meta:
         ordering = ["-at"]

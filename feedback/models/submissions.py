@@ -36,6 +36,13 @@ class SubmissionQuerySet(models.QuerySet):
         """Submissions received in [start, end): a digest period."""
         return self.filter(received_at__gte=start, received_at__lt=end)
 
+    def set_status(self, to: Status, *, by, ip: str | None = None) -> int:
+        """Give each submission the triage status `to`, each change recorded. Returns how many changed."""
+        return sum(
+            submission.set_status(to, by=by, ip=ip)
+            for submission in self.exclude(status=to).only("pk", "reference", "status")
+        )
+
 
 class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
     def record(self, *, token: uuid.UUID, views: list[dict], **fields) -> tuple["Submission", bool]:
@@ -118,6 +125,32 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def set_status(self, to: Status, *, by, ip: str | None = None) -> bool:
+        """
+        Change the triage status, with an audit entry saying from what, to what
+        and by whom. A conditional update: of two people changing it at once,
+        one change is made and recorded. False if nothing changed.
+        """
+        from .audit import AuditAction, AuditEvent
+
+        previous = self.status
+        if previous == to:
+            return False
+        with transaction.atomic():
+            changed = Submission.objects.filter(pk=self.pk, status=previous).update(status=to)
+            if changed:
+                AuditEvent.objects.record(
+                    AuditAction.STATUS_CHANGED, by=by, ip=ip, submission=self, **{"from": previous, "to": to}
+                )
+        if changed:
+            self.status = to
+        return bool(changed)
+
+    def open(self, *, by, ip: str | None = None) -> None:
+        """Someone opened the submission: a new one is now read, as in a mailbox."""
+        if self.status == Status.NEW:
+            self.set_status(Status.READ, by=by, ip=ip)
 
     @property
     def elements(self) -> list[str]:

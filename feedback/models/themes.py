@@ -17,6 +17,14 @@ class ThemeQuerySet(models.QuerySet):
     def for_element(self, element: str) -> "ThemeQuerySet":
         return self.filter(element=element)
 
+    def retire(self, *, now: datetime | None = None) -> int:
+        """Offer these themes no more; their tags stay on the views. Returns how many were retired."""
+        return self.filter(retired_at__isnull=True).update(retired_at=now or timezone.now())
+
+    def restore(self) -> int:
+        """Bring retired themes back into use, except those merged into another. Returns how many."""
+        return self.filter(merged_into__isnull=True, retired_at__isnull=False).update(retired_at=None)
+
 
 class Theme(models.Model):
     """A theme in the codebook beneath one element, maintained by the policy leads."""
@@ -41,11 +49,6 @@ class Theme(models.Model):
     def __str__(self) -> str:
         return self.name if self.retired_at is None else f"{self.name} (retired)"
 
-    def retire(self, *, now: datetime | None = None) -> None:
-        if self.retired_at is None:
-            self.retired_at = now or timezone.now()
-            self.save(update_fields=["retired_at"])
-
     def merge_into(self, target: "Theme", *, by) -> int:
         """
         Move this theme's tags to `target` and retire this theme. Returns the
@@ -64,10 +67,19 @@ class Theme(models.Model):
         return moved
 
 
+def confirmed_tags(prefix: str = "") -> Q:
+    """
+    The one rule for a tag a person stands behind: assigned by one, or
+    suggested by the machine and then confirmed by one. `prefix` reaches tags
+    through a relation ("tags__" from a theme).
+    """
+    return Q(**{f"{prefix}assigned_by__isnull": False}) | Q(**{f"{prefix}confirmed_by__isnull": False})
+
+
 class ThemeTagQuerySet(models.QuerySet):
     def confirmed(self) -> "ThemeTagQuerySet":
-        """Tags a person stands behind: assigned by one, or suggested and then confirmed."""
-        return self.filter(Q(assigned_by__isnull=False) | Q(confirmed_by__isnull=False))
+        """Tags a person stands behind (`confirmed_tags`): only these count in digests and figures."""
+        return self.filter(confirmed_tags())
 
 
 class ThemeTag(models.Model):
@@ -90,4 +102,13 @@ class ThemeTag(models.Model):
 
     @property
     def is_confirmed(self) -> bool:
+        # The same rule as confirmed_tags(), for a tag in hand.
         return self.assigned_by_id is not None or self.confirmed_by_id is not None
+
+    def confirm(self, *, by) -> bool:
+        """A person stands behind a machine's suggestion. False if a person already did."""
+        if self.is_confirmed:
+            return False
+        self.confirmed_by = by
+        self.save(update_fields=["confirmed_by"])
+        return True
