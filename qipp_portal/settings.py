@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -259,6 +260,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Work is routed by queue, so that slow work never holds up fast work: a
+# digest compile or, later, a model's training never delays an email. A plain
+# `celery -A qipp_portal worker` (what `make run` starts) consumes every queue
+# listed here; production can give each its own workers with `-Q emails` etc.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("emails", "digests", "mailbox", "training", "exports", "maintenance")]
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {
+    "feedback.tasks.send_email_task": {"queue": "emails"},
+    "feedback.tasks.send_waiting_emails_task": {"queue": "emails"},
+    "feedback.tasks.send_weekly_emails_task": {"queue": "emails"},
+    "feedback.tasks.compile_digest_task": {"queue": "digests"},
+    "feedback.tasks.clear_expired_sessions_task": {"queue": "maintenance"},
+}
 CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
 CELERY_TIMEZONE = TIME_ZONE

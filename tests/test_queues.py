@@ -1,0 +1,95 @@
+"""
+Every queue a task is routed to is read by the worker `make run` starts (the
+Procfile's command), on the embedded filesystem broker and on Redis. Tests
+that run tasks eagerly would never notice a queue that no worker reads.
+"""
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from feedback import tasks
+from qipp_portal.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_BROKER = "redis://127.0.0.1:6379/12"
+
+# One task routed to each queue that has work today.
+ONE_TASK_PER_QUEUE = {
+    "emails": (tasks.send_waiting_emails_task, ()),
+    "digests": (tasks.compile_digest_task, ("2026-W47",)),
+    "maintenance": (tasks.clear_expired_sessions_task, ()),
+}
+
+
+def procfile_worker() -> list[str]:
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
+    command = shlex.split(line.removeprefix("worker:"))
+    return [str(Path(sys.executable).parent / command[0]), *command[1:]]
+
+
+@pytest.fixture
+def broker(request):
+    url = request.param
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = url
+    celery_app.conf.task_always_eager = False
+    celery_app._after_fork()
+    if url.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+    yield url
+    celery_app.conf.broker_url = previous
+    celery_app.conf.task_always_eager = True
+    celery_app._after_fork()
+
+
+def test_every_task_is_routed_to_a_queue_the_settings_declare():
+    declared = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    ours = {name for name in celery_app.tasks if name.startswith("feedback.")}
+    assert ours == set(settings.CELERY_TASK_ROUTES)
+    assert {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} <= declared
+    assert set(ONE_TASK_PER_QUEUE) == {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+
+
+@pytest.mark.parametrize("broker", ["filesystem://", REDIS_BROKER], indirect=True, ids=["filesystem", "redis"])
+def test_the_worker_make_run_starts_takes_a_task_from_every_queue(broker, tmp_path):
+    published = {}
+    for queue, (task, args) in ONE_TASK_PER_QUEUE.items():
+        published[queue] = task.apply_async(args=args).id
+    environment = {**os.environ, "CELERY_BROKER_URL": broker, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen(  # noqa: S603
+            procfile_worker(),
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            received = set(re.findall(r"Task [\w.]+\[([0-9a-f-]+)\] received", log.read_text()))
+            if set(published.values()) <= received:
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+    missing = [queue for queue, task_id in published.items() if task_id not in received]
+    assert missing == [], f"no worker read these queues:\n{log.read_text()[-3000:]}"
