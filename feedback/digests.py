@@ -20,6 +20,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
+from .digest_content import SCHEMA, Content
 from .models import (
     Digest,
     DigestStatus,
@@ -208,8 +209,8 @@ def _counts(queryset: QuerySet, field: str) -> dict[str, int]:
     return dict(queryset.order_by().values_list(field).annotate(n=Count("pk", distinct=True)))
 
 
-def build_content(digest: Digest) -> dict:
-    """Every figure, quote and link target of a digest, as JSON-ready data."""
+def build_content(digest: Digest) -> Content:
+    """Every figure, quote and link target of a digest, as JSON-ready data (described by `Content`)."""
     submissions = Submission.objects.filter(digest=digest)
     totals = submissions.aggregate(
         new=Count("pk"),
@@ -261,6 +262,7 @@ def build_content(digest: Digest) -> dict:
 
     prioritisation_total = by_element.get(Element.PRIORITISATION, 0)
     return {
+        "schema": SCHEMA,
         "period": {
             "label": week_of(digest.period_start).label,
             "start": digest.period_start.isoformat(),

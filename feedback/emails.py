@@ -12,7 +12,7 @@ the portal's own domain.
 """
 
 from datetime import datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from . import digest_content
 from .models import Digest, DigestStatus, Element, EmailKind, OutgoingEmail, Subscription
 
 UNSUBSCRIBE_SALT = "feedback.weekly-summary.unsubscribe"
@@ -164,28 +165,11 @@ def user_for_unsubscribe_token(token: str):
 
 
 def weekly_summary_context(*, digest: Digest, codes: list[str], unsubscribe_url: str) -> dict:
-    """What a summary says to subscribers of these elements, from the frozen digest."""
-    content = digest.content
-    changelist = reverse("admin:feedback_submission_changelist")
-
-    def admin_link(**filters: str) -> str:
-        return _absolute(f"{changelist}?{urlencode({'digest': digest.pk, **filters})}")
-
-    elements = []
-    for element in content["elements"]:
-        if element["code"] not in codes:
-            continue
-        elements.append(
-            {
-                **element,
-                "url": admin_link(element=element["code"]),
-                "levels": [
-                    {**level, "url": admin_link(element=element["code"], level=level["code"])}
-                    for level in element["levels"]
-                ],
-                "top_themes": element["themes"][:3],
-            }
-        )
+    """What a summary says to subscribers of these elements: the digest as presented, cut to their elements."""
+    content = digest_content.present(digest, absolute=True)
+    elements = [
+        {**element, "top_themes": element["themes"][:3]} for element in content["elements"] if element["code"] in codes
+    ]
     quotes = [{**quote, "element": element["label"]} for element in elements for quote in element["quotes"]][
         :WEEKLY_QUOTES
     ]

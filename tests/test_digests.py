@@ -383,3 +383,32 @@ def test_digest_readers_see_digests_without_links_to_personal_data(client, make_
     page = client.get(f"/admin/feedback/digest/{digest.pk}/read/")
     assert page.status_code == 200
     assert "/admin/feedback/submission/" not in page.content.decode()
+
+
+def test_a_digest_compiled_now_records_the_shape_of_its_content():
+    from feedback.digest_content import SCHEMA
+
+    digest = compiled(W47)
+    assert digest.content["schema"] == SCHEMA
+
+
+def test_a_digest_stored_before_its_content_had_a_version_is_still_shown_everywhere(lead_client, week_of_data):
+    from django.contrib.auth.models import Permission, User
+    from django.core import mail
+
+    from feedback import outbox
+    from feedback.models import Subscription
+
+    digest = compiled(W47)
+    stored = {key: value for key, value in digest.content.items() if key != "schema"}
+    Digest.objects.filter(pk=digest.pk).update(content=stored)
+    page = lead_client.get(f"/admin/feedback/digest/{digest.pk}/read/")
+    assert page.status_code == 200 and f"Digest {digest.number}" in page.content.decode()
+    pdf = lead_client.get(f"/admin/feedback/digest/{digest.pk}/pdf/")
+    assert pdf.content.startswith(b"%PDF-")
+    reader = User.objects.create_user("reader", email="reader@example.nhs.uk", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_digest"))
+    Subscription.objects.create(user=reader)
+    outbox.plan_weekly_emails(digest=Digest.objects.get(pk=digest.pk))
+    assert outbox.send()["sent"] == 1
+    assert str(stored["headline"]["new"]) in mail.outbox[0].body

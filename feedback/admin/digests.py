@@ -3,12 +3,7 @@ Digests in the admin: the list, a readable page for each (the page the
 weekly email links to), approval, compiling a chosen week, and the PDF.
 """
 
-import copy
-from datetime import timedelta
-from urllib.parse import urlencode
-
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
@@ -19,79 +14,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from .. import digests, doorbell, pdf, tasks
+from .. import digest_content, digests, doorbell, pdf, tasks
 from ..models import Digest, DigestStatus
 from ..periods import Week, week_of
 from .base import WorkspaceAdmin
-
-
-def submissions_url(digest: Digest, **filters: str) -> str:
-    """The submission list filtered to exactly the rows behind one of the digest's figures."""
-    query = urlencode({"digest": digest.pk, **filters})
-    return f"{reverse('admin:feedback_submission_changelist')}?{query}"
-
-
-def presented(digest: Digest, *, absolute: bool = False) -> dict:
-    """The digest's frozen content with a link beside every figure and quote."""
-    content = copy.deepcopy(digest.content)
-    prefix = settings.SITE_URL if absolute else ""
-
-    def link(**filters: str) -> str:
-        return prefix + submissions_url(digest, **filters)
-
-    def change_link(submission_id: int) -> str:
-        return prefix + reverse("admin:feedback_submission_change", args=[submission_id])
-
-    headline = content["headline"]
-    headline["url"] = link()
-    headline["late_url"] = link(late="yes")
-    content["period"]["last_day"] = digest.period_end - timedelta(days=1)
-    content["chart"] = _chart(content["elements"])
-    content["breakdown_list"] = [
-        ("region", content["breakdowns"]["region"]),
-        ("organisation type", content["breakdowns"]["organisation_type"]),
-        ("role", content["breakdowns"]["role"]),
-    ]
-    for element in content["elements"]:
-        element["url"] = link(element=element["code"])
-        for level in element["levels"]:
-            level["url"] = link(element=element["code"], level=level["code"])
-        for theme in element["themes"]:
-            theme["url"] = link(theme=str(theme["id"]))
-            for stance in theme["stances"]:
-                stance["url"] = link(theme=str(theme["id"]), stance=stance["code"])
-        for quote in element["quotes"]:
-            quote["url"] = change_link(quote["submission_id"])
-    for level in content["priorities"]:
-        level["url"] = link(element="prioritisation", level=level["code"])
-    for field, rows in content["breakdowns"].items():
-        for row in rows:
-            row["url"] = link(**{field: row["code"]})
-    for proposal in content["national_policy"]["proposals"]:
-        proposal["url"] = change_link(proposal["submission_id"])
-    content["national_policy"]["not_quotable_url"] = link(element="national_policy", quotable="no")
-    return content
-
-
-def _chart(elements: list[dict]) -> dict:
-    """Positions for a horizontal bar chart of submissions by element, drawn as SVG by the template."""
-    largest = max((element["submissions"] for element in elements), default=0) or 1
-    bars = []
-    for index, element in enumerate(elements):
-        top = index * 36
-        width = round(320 * element["submissions"] / largest)
-        bars.append(
-            {
-                "label": element["label"],
-                "value": element["submissions"],
-                "label_y": top + 12,
-                "bar_y": top + 16,
-                "width": width,
-                "value_x": width + 6,
-                "value_y": top + 26,
-            }
-        )
-    return {"height": len(elements) * 36, "bars": bars}
 
 
 class CompileForm(forms.Form):
@@ -195,7 +121,7 @@ class DigestAdmin(WorkspaceAdmin):
             **self.admin_site.each_context(request),
             "title": str(digest),
             "digest": digest,
-            "content": presented(digest),
+            "content": digest_content.present(digest),
             "opts": self.opts,
             "can_approve": digest.status == DigestStatus.READY and self.has_approve_permission(request),
             "can_export": request.user.has_perm("feedback.export_submissions"),
@@ -213,7 +139,7 @@ class DigestAdmin(WorkspaceAdmin):
             "digests/print.html",
             {
                 "digest": digest,
-                "content": presented(digest, absolute=True),
+                "content": digest_content.present(digest, absolute=True),
                 "styles": _stylesheet(),
                 "can_follow_links": request.user.has_perm("feedback.view_submission"),
             },

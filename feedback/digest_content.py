@@ -1,0 +1,189 @@
+"""
+What a digest holds, and how every reader of it is shown it.
+
+`Content` describes the JSON a compiled digest stores (digests.build_content
+writes it, frozen). It carries a `schema` number: a digest compiled today
+keeps the shape it was compiled with, so `read` brings any stored version up
+to the current one before it is shown. `present` is the one presenter: the
+digest's page, its PDF and the weekly email all show what it returns, with a
+link beside every figure and quote to exactly the submissions behind it.
+"""
+
+import copy
+from datetime import datetime, timedelta
+from typing import NotRequired, TypedDict
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.urls import reverse
+
+from .models import Digest
+
+# The shape of the content compiled now. Digests compiled before the number
+# was stored have the first shape.
+SCHEMA = 1
+
+
+class Period(TypedDict):
+    label: str  # "2026-W47"
+    start: str  # ISO 8601, London midnight on the Monday
+    end: str
+
+
+class LateWeek(TypedDict):
+    week: str
+    submissions: int
+
+
+class Headline(TypedDict):
+    new: int
+    on_time: int
+    late: int
+    late_weeks: list[LateWeek]
+    to_date: int
+    quotable: int
+    quotable_share: str
+    previous_number: int | None
+    previous_new: int | None
+    change: str
+
+
+class Count(TypedDict):
+    """A number of submissions under a fixed list's entry: a level, a region, a stance."""
+
+    code: str
+    label: str
+    submissions: int
+
+
+class Share(Count):
+    share: str
+
+
+class Theme(TypedDict):
+    id: int
+    name: str
+    submissions: int
+    stances: list[Count]
+
+
+class Quote(TypedDict):
+    text: str
+    attribution: str  # role, organisation type and region: never a name
+    submission_id: int
+    view_id: int
+    theme: NotRequired[str]
+
+
+class ElementSummary(TypedDict):
+    code: str
+    label: str
+    submissions: int
+    views: int
+    share: str
+    change: str
+    levels: list[Count]  # prioritisation only
+    themes: list[Theme]
+    quotes: list[Quote]
+
+
+class Breakdowns(TypedDict):
+    region: list[Share]
+    organisation_type: list[Share]
+    role: list[Share]
+
+
+class NationalPolicy(TypedDict):
+    proposals: list[Quote]
+    not_quotable: int
+
+
+class Content(TypedDict):
+    schema: int
+    period: Period
+    headline: Headline
+    elements: list[ElementSummary]
+    elements_by_code: dict[str, int]
+    priorities: list[Share]
+    breakdowns: Breakdowns
+    national_policy: NationalPolicy
+
+
+def read(stored: dict) -> Content:
+    """A digest's stored content in the current shape, whichever version it was compiled with."""
+    content = copy.deepcopy(stored)
+    content.setdefault("schema", 1)
+    # Later versions add their upgrade steps here, oldest first.
+    return content
+
+
+def submissions_url(digest: Digest, *, absolute: bool = False, **filters: str) -> str:
+    """The submission list filtered to exactly the rows behind one of the digest's figures."""
+    path = f"{reverse('admin:feedback_submission_changelist')}?{urlencode({'digest': digest.pk, **filters})}"
+    return settings.SITE_URL + path if absolute else path
+
+
+def present(digest: Digest, *, absolute: bool = False) -> dict:
+    """
+    The digest's content with a link beside every figure and quote (absolute
+    ones for email and PDF), the chart's geometry and the dates as shown.
+    """
+    content = read(digest.content)
+
+    def link(**filters: str) -> str:
+        return submissions_url(digest, absolute=absolute, **filters)
+
+    def change_link(submission_id: int) -> str:
+        path = reverse("admin:feedback_submission_change", args=[submission_id])
+        return settings.SITE_URL + path if absolute else path
+
+    headline = content["headline"]
+    headline["url"] = link()
+    headline["late_url"] = link(late="yes")
+    content["period"]["last_day"] = datetime.fromisoformat(content["period"]["end"]) - timedelta(days=1)
+    content["chart"] = chart(content["elements"])
+    content["breakdown_list"] = [
+        ("region", content["breakdowns"]["region"]),
+        ("organisation type", content["breakdowns"]["organisation_type"]),
+        ("role", content["breakdowns"]["role"]),
+    ]
+    for element in content["elements"]:
+        element["url"] = link(element=element["code"])
+        for level in element["levels"]:
+            level["url"] = link(element=element["code"], level=level["code"])
+        for theme in element["themes"]:
+            theme["url"] = link(theme=str(theme["id"]))
+            for stance in theme["stances"]:
+                stance["url"] = link(theme=str(theme["id"]), stance=stance["code"])
+        for quote in element["quotes"]:
+            quote["url"] = change_link(quote["submission_id"])
+    for level in content["priorities"]:
+        level["url"] = link(element="prioritisation", level=level["code"])
+    for field, rows in content["breakdowns"].items():
+        for row in rows:
+            row["url"] = link(**{field: row["code"]})
+    for proposal in content["national_policy"]["proposals"]:
+        proposal["url"] = change_link(proposal["submission_id"])
+    content["national_policy"]["not_quotable_url"] = link(element="national_policy", quotable="no")
+    return content
+
+
+def chart(elements: list[ElementSummary]) -> dict:
+    """Positions for a horizontal bar chart of submissions by element, drawn as SVG by the template."""
+    largest = max((element["submissions"] for element in elements), default=0) or 1
+    bars = []
+    for index, element in enumerate(elements):
+        top = index * 36
+        width = round(320 * element["submissions"] / largest)
+        bars.append(
+            {
+                "label": element["label"],
+                "value": element["submissions"],
+                "label_y": top + 12,
+                "bar_y": top + 16,
+                "width": width,
+                "value_x": width + 6,
+                "value_y": top + 26,
+            }
+        )
+    return {"height": len(elements) * 36, "bars": bars}
