@@ -11,8 +11,6 @@ from datetime import datetime
 
 from django.db.models import Count, Prefetch, Q
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
 from .models import Element, Level, Status, Submission, View
 from .periods import Week, week_of
@@ -142,12 +140,12 @@ TEXT_COLOUR = "#212b32"
 GRID_COLOUR = "#d8dde0"
 
 
-def weekly_chart(weekly: list[dict]) -> SafeString:
+def weekly_chart(weekly: list[dict]) -> dict:
     """
-    Grouped bars of views per element, week by week, as inline SVG. Only
-    presentation attributes (the Content-Security-Policy allows no inline
-    styles), and every value is a number or one of our own labels, escaped
-    all the same by format_html.
+    The geometry of a grouped bar chart of views per element, week by week:
+    every position worked out here, drawn as inline SVG by
+    templates/admin/feedback/weekly_chart.svg (presentation attributes only:
+    the Content-Security-Policy allows no inline styles).
     """
     top, step = _scale(max((count for week in weekly for count in week["counts"]), default=0))
     plot_height = PLOT_BOTTOM - PLOT_TOP
@@ -158,104 +156,56 @@ def weekly_chart(weekly: list[dict]) -> SafeString:
     def y(value: int) -> float:
         return PLOT_BOTTOM - plot_height * value / top
 
-    parts = [
-        format_html(
-            '<rect x="0" y="0" width="{}" height="{}" fill="#ffffff" stroke="{}"/>',
-            CHART_WIDTH,
-            CHART_HEIGHT,
-            GRID_COLOUR,
-        )
-    ]
-    for tick in range(0, top + 1, step):
-        parts.append(
-            format_html(
-                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
-                '<text x="{}" y="{}" text-anchor="end" dominant-baseline="middle">{}</text>',
-                PLOT_LEFT,
-                _n(y(tick)),
-                PLOT_RIGHT,
-                _n(y(tick)),
-                GRID_COLOUR,
-                PLOT_LEFT - 8,
-                _n(y(tick)),
-                f"{tick:,}",
-            )
-        )
+    weeks = []
     for index, week in enumerate(weekly):
         left = PLOT_LEFT + group_width * index + group_width * 0.1
-        for position, count in enumerate(week["counts"]):
-            if not count:
-                continue
-            element = elements[position]
-            parts.append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}, {}: {}</title></rect>',
-                    _n(left + bar_width * position),
-                    _n(y(count)),
-                    _n(bar_width),
-                    _n(PLOT_BOTTOM - y(count)),
-                    ELEMENT_COLOURS[element],
-                    week["label"],
-                    element.label,
-                    f"{count:,}",
-                )
-            )
-        centre = PLOT_LEFT + group_width * (index + 0.5)
-        parts.append(
-            format_html(
-                '<text x="{}" y="{}" text-anchor="middle">{}</text>'
-                '<text x="{}" y="{}" text-anchor="middle" font-size="10">{}</text>',
-                _n(centre),
-                PLOT_BOTTOM + 16,
-                week["label"][-3:],
-                _n(centre),
-                PLOT_BOTTOM + 30,
-                f"{week['monday'].day} {week['monday']:%b}",
-            )
-        )
-    parts.append(
-        format_html(
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
-            '<text x="{}" y="{}" text-anchor="middle">ISO week, and the date of its Monday</text>'
-            '<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">Views</text>',
-            PLOT_LEFT,
-            PLOT_BOTTOM,
-            PLOT_RIGHT,
-            PLOT_BOTTOM,
-            TEXT_COLOUR,
-            _n((PLOT_LEFT + PLOT_RIGHT) / 2),
-            CHART_HEIGHT - 12,
-            _n((PLOT_TOP + PLOT_BOTTOM) / 2),
-            _n((PLOT_TOP + PLOT_BOTTOM) / 2),
-        )
-    )
-    for position, element in enumerate(elements):
-        x = PLOT_LEFT + (position % 2) * 340
-        legend_y = 20 + (position // 2) * 24
-        parts.append(
-            format_html(
-                '<rect x="{}" y="{}" width="14" height="14" fill="{}"/><text x="{}" y="{}">{}</text>',
-                x,
-                legend_y,
-                ELEMENT_COLOURS[element],
-                x + 20,
-                legend_y + 11,
-                element.label,
-            )
-        )
-    return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
-        'aria-labelledby="dashboard-chart-title dashboard-chart-description" font-size="12" fill="{}">'
-        '<title id="dashboard-chart-title">{}</title><desc id="dashboard-chart-description">{}</desc>{}</svg>',
-        CHART_WIDTH,
-        CHART_HEIGHT,
-        CHART_WIDTH,
-        CHART_HEIGHT,
-        TEXT_COLOUR,
-        "Views per element, week by week",
-        _describe(weekly),
-        format_html_join("", "{}", ((part,) for part in parts)),
-    )
+        bars = [
+            {
+                "x": _n(left + bar_width * position),
+                "y": _n(y(count)),
+                "width": _n(bar_width),
+                "height": _n(PLOT_BOTTOM - y(count)),
+                "colour": ELEMENT_COLOURS[elements[position]],
+                "title": f"{week['label']}, {elements[position].label}: {count:,}",
+            }
+            for position, count in enumerate(week["counts"])
+            if count
+        ]
+        centre = _n(PLOT_LEFT + group_width * (index + 0.5))
+        weeks.append({"bars": bars, "x": centre, "week": week["label"][-3:], "monday": week["monday"]})
+    middle_y = _n((PLOT_TOP + PLOT_BOTTOM) / 2)
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "text_colour": TEXT_COLOUR,
+        "grid_colour": GRID_COLOUR,
+        "plot": {
+            "left": PLOT_LEFT,
+            "right": PLOT_RIGHT,
+            "bottom": PLOT_BOTTOM,
+            "centre": _n((PLOT_LEFT + PLOT_RIGHT) / 2),
+        },
+        "ticks": [{"y": _n(y(tick)), "label": f"{tick:,}"} for tick in range(0, top + 1, step)],
+        "label_left": PLOT_LEFT - 8,
+        "week_y": PLOT_BOTTOM + 16,
+        "date_y": PLOT_BOTTOM + 30,
+        "axis_title_y": CHART_HEIGHT - 12,
+        "middle_y": middle_y,
+        "weeks": weeks,
+        "legend": [
+            {
+                "x": PLOT_LEFT + (position % 2) * 340,
+                "y": 20 + (position // 2) * 24,
+                "text_x": PLOT_LEFT + (position % 2) * 340 + 20,
+                "text_y": 20 + (position // 2) * 24 + 11,
+                "colour": ELEMENT_COLOURS[element],
+                "label": element.label,
+            }
+            for position, element in enumerate(elements)
+        ],
+        "title": "Views per element, week by week",
+        "description": _describe(weekly),
+    }
 
 
 def _describe(weekly: list[dict]) -> str:
