@@ -32,9 +32,6 @@ CELERY_BEAT_SCHEDULE["compile-last-weeks-digest"]["schedule"] = schedule(timedel
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
 
-# A compile that sleeps this long holding its claim, so that a worker can be
-# killed in the middle of one.
-QIPP_TEST_COMPILE_DELAY_SECONDS = float(os.environ.get("FAULTS_COMPILE_DELAY_SECONDS", "0"))
 
 # Static files are served from the finders: collectstatic is a deployment step.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -10,12 +10,10 @@ the database (GROUP BY); memory does not grow with the number of submissions.
 """
 
 import logging
-import time
 from collections import defaultdict
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
@@ -172,9 +170,6 @@ def _compile_claimed(digest: Digest) -> None:
     for _ in range(3):
         try:
             with transaction.atomic():
-                # Only for the slow-compile fault scenario; production settings hold it at 0.
-                if settings.QIPP_TEST_COMPILE_DELAY_SECONDS:
-                    time.sleep(settings.QIPP_TEST_COMPILE_DELAY_SECONDS)
                 _count_into(digest)
                 content = build_content(digest)
                 number = (Digest.objects.aggregate(highest=Max("number"))["highest"] or 0) + 1

@@ -354,10 +354,6 @@ AXES_LOCKOUT_TEMPLATE = "staff/locked_out.html"
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "feedback.clients.client_ip"
 
-# Digests. Only the fault suite's own settings slow a compile down (to kill a
-# worker in the middle of one): nothing here can.
-QIPP_TEST_COMPILE_DELAY_SECONDS = 0
-
 # The respondent's journey.
 # Where respondents write about their data, or about a problem using the portal.
 QIPP_CONTACT_EMAIL = env.str("QIPP_CONTACT_EMAIL", default="qipp.feedback@example.nhs.uk")

@@ -122,14 +122,22 @@ def test_a_compile_left_by_a_worker_killed_mid_compile_is_taken_up_at_once():
     assert digest.attempts == 2
 
 
-def test_a_compile_under_way_is_waited_for_and_never_repeated(settings):
+def test_a_compile_under_way_is_waited_for_and_never_repeated(monkeypatch):
+    import time
+
     import time_machine
 
     from feedback import digests
     from feedback.models import Digest, DigestStatus
     from feedback.periods import Week
 
-    settings.QIPP_TEST_COMPILE_DELAY_SECONDS = 1
+    build = digests.build_content
+
+    def slowly(digest):
+        time.sleep(1)
+        return build(digest)
+
+    monkeypatch.setattr(digests, "build_content", slowly)
     week = Week.parse("2026-W47")
     SubmissionFactory.create_batch(4, received_at=week.start + timedelta(days=2))
     with time_machine.travel("2026-11-30 09:00 +0000"):
