@@ -58,13 +58,15 @@ def acknowledgement_states() -> Counter:
 
 
 def acknowledgements_settled() -> bool:
+    from feedback.models import EmailStatus
+
     states = acknowledgement_states()
-    return states["pending"] == 0 and states["sending"] == 0
+    return states[EmailStatus.PENDING] == 0 and states[EmailStatus.SENDING] == 0
 
 
 def acknowledgements(sink_messages) -> dict:
     """Every submission with an email address against the acknowledgements the sink received."""
-    from feedback.models import Submission
+    from feedback.models import EmailKind, EmailStatus, Submission
 
     _fresh()
     received = Counter(message.to for message in sink_messages if message.subject.startswith(ACK_SUBJECT))
@@ -74,11 +76,11 @@ def acknowledgements(sink_messages) -> dict:
     with_email = Submission.objects.exclude(email="")
     return {
         "due": with_email.count(),
-        "with no row in the outbox": with_email.exclude(emails__kind="acknowledgement").count(),
-        "sent": states["sent"],
-        "still waiting": states["pending"],
-        "left half-sent": states["sending"],
-        "failed": states["failed"],
+        "with no row in the outbox": with_email.exclude(emails__kind=EmailKind.ACKNOWLEDGEMENT).count(),
+        "sent": states[EmailStatus.SENT],
+        "still waiting": states[EmailStatus.PENDING],
+        "left half-sent": states[EmailStatus.SENDING],
+        "failed": states[EmailStatus.FAILED],
         "received by the sink": sum(received.values()),
         "received twice or more": sum(1 for email, _, _, _ in rows if received[email.lower()] > 1),
         "never received": sum(1 for email, _, _, _ in rows if received[email.lower()] == 0),

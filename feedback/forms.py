@@ -171,27 +171,6 @@ class ViewForm(PortalForm):
         return cleaned
 
 
-class BaseViewFormSet(forms.BaseFormSet):
-    def draft_data(self) -> list[dict]:
-        return [form.draft_data() for form in self.forms]
-
-
-ViewFormSet = forms.formset_factory(
-    ViewForm,
-    formset=BaseViewFormSet,
-    extra=0,
-    min_num=1,
-    validate_min=True,
-    max_num=MAX_VIEWS,
-    validate_max=True,
-)
-ViewFormSet.error_messages = {
-    **forms.BaseFormSet.default_error_messages,
-    "too_few_forms": "Give at least one view",
-    "too_many_forms": f"You can give up to {MAX_VIEWS} views in one submission",
-}
-
-
 class AddAnotherForm(PortalForm):
     add_another = forms.ChoiceField(
         label="Do you want to add another view?",
