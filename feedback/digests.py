@@ -12,10 +12,10 @@ the database (GROUP BY); memory does not grow with the number of submissions.
 import logging
 from collections import defaultdict
 from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from .digest_content import SCHEMA, Content
@@ -36,11 +36,6 @@ from .periods import Week, week_of
 
 logger = logging.getLogger(__name__)
 
-# Without row locks (SQLite), a compile still "compiling" after this long died
-# with its worker (its transaction rolled back with it): it may be claimed
-# again. PostgreSQL tells a dead compile from a live one at once (`_compile_lock`).
-STALE_COMPILE_AFTER = timedelta(minutes=30)
-MAX_COMPILE_ATTEMPTS = 5
 QUOTES_PER_ELEMENT = 3
 QUOTE_MAX_CHARACTERS = 700
 
@@ -107,7 +102,7 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
         raise ValueError(f"{week} has not ended yet: a digest covers a whole week.")
     digest, _ = Digest.objects.get_or_create(period_start=week.start, defaults={"period_end": week.end})
     with _compile_lock(digest) as held:
-        attempt = _claim(digest, now=now, live_compile_excluded=held) if held is not None else 0
+        attempt = digest.claim(now=now, live_compile_excluded=held) if held is not None else 0
         if attempt:
             try:
                 _compile_claimed(digest)
@@ -152,18 +147,6 @@ def _compile_lock(digest: Digest, *, wait: bool = False):
         # A connection lost mid-compile took the lock with it.
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [COMPILE_LOCK, digest.pk])
-
-
-def _claim(digest: Digest, *, now: datetime, live_compile_excluded: bool) -> int:
-    """Claim the digest for compiling: the attempt's number (the claim's token), or 0 if it is not ours to compile."""
-    dead_compile = Q(status=DigestStatus.COMPILING)
-    if not live_compile_excluded:
-        dead_compile &= Q(claimed_at__lt=now - STALE_COMPILE_AFTER)
-    claimable = Q(status__in=[DigestStatus.PENDING, DigestStatus.FAILED]) | dead_compile
-    claimed = Digest.objects.filter(claimable, pk=digest.pk, attempts__lt=MAX_COMPILE_ATTEMPTS).update(
-        status=DigestStatus.COMPILING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    return Digest.objects.values_list("attempts", flat=True).get(pk=digest.pk) if claimed else 0
 
 
 def _compile_claimed(digest: Digest) -> None:

@@ -32,7 +32,7 @@ class RedisTransport(kombu_redis.Transport):
 
 
 @celeryd_init.connect
-def _survive_a_broker_outage(sender=None, conf=None, **kwargs) -> None:
+def survive_a_broker_outage(sender=None, conf=None, **kwargs) -> None:
     """Workers on Redis use the transport above, so that a Redis outage never stops them."""
     if conf.broker_url.startswith(("redis://", "rediss://")) and not conf.broker_transport:
         conf.broker_transport = "qipp_portal.celery:RedisTransport"

@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from qipp_portal.celery import RedisChannel, RedisTransport, _survive_a_broker_outage
+from qipp_portal.celery import RedisChannel, RedisTransport, survive_a_broker_outage
 
 
 def test_a_channel_closing_after_redis_went_away_raises_a_connection_error_the_worker_survives():
@@ -21,9 +21,9 @@ def test_a_channel_closing_after_redis_went_away_raises_a_connection_error_the_w
 
 def test_workers_on_redis_use_the_transport_that_survives_an_outage():
     conf = SimpleNamespace(broker_url="redis://redis.example:6379/0", broker_transport=None)
-    _survive_a_broker_outage(conf=conf)
+    survive_a_broker_outage(conf=conf)
     assert conf.broker_transport == "qipp_portal.celery:RedisTransport"
 
     embedded = SimpleNamespace(broker_url="filesystem://", broker_transport=None)
-    _survive_a_broker_outage(conf=embedded)
+    survive_a_broker_outage(conf=embedded)
     assert embedded.broker_transport is None

@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from feedback import digests, tasks
 from feedback.models import (
+    STALE_COMPILE_AFTER,
     Digest,
     DigestStatus,
     Element,
@@ -253,14 +254,13 @@ def test_without_a_compile_lock_a_compile_left_by_a_dead_worker_is_taken_up_agai
     digest = Digest.objects.create(
         period_start=W47.start, period_end=W47.end, status=DigestStatus.COMPILING, claimed_at=claimed_at, attempts=1
     )
-    within = claimed_at + digests.STALE_COMPILE_AFTER - timedelta(minutes=1)
-    assert digests._claim(digest, now=within, live_compile_excluded=False) == 0, "still within its time"
-    later = claimed_at + digests.STALE_COMPILE_AFTER + timedelta(minutes=1)
-    assert digests._claim(digest, now=later, live_compile_excluded=False) == 2
+    within = claimed_at + STALE_COMPILE_AFTER - timedelta(minutes=1)
+    assert digest.claim(now=within, live_compile_excluded=False) == 0, "still within its time"
+    later = claimed_at + STALE_COMPILE_AFTER + timedelta(minutes=1)
     with time_machine.travel(later):
-        digests._compile_claimed(digest)
+        digests.compile_digest(week=W47)
     digest.refresh_from_db()
-    assert digest.status == DigestStatus.READY
+    assert (digest.status, digest.attempts) == (DigestStatus.READY, 2)
     assert Digest.objects.get().pk == digest.pk
 
 

@@ -17,7 +17,7 @@ from .choices import (
     Stance,
     Status,
 )
-from .digests import COMPILED, Digest, DigestQuerySet
+from .digests import COMPILED, MAX_COMPILE_ATTEMPTS, STALE_COMPILE_AFTER, Digest, DigestQuerySet
 from .outbox import STUCK_SENDING_AFTER, EmailKind, EmailStatus, OutgoingEmail, OutgoingEmailQuerySet
 from .submissions import (
     REFERENCE_ALPHABET,
@@ -40,6 +40,8 @@ __all__ = [
     "REFERENCE_ALPHABET",
     "REFERENCE_LENGTH",
     "STUCK_SENDING_AFTER",
+    "STALE_COMPILE_AFTER",
+    "MAX_COMPILE_ATTEMPTS",
     "AuditAction",
     "AuditEvent",
     "Digest",

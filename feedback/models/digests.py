@@ -1,11 +1,20 @@
 """Digests: one per ISO week, compiled once and frozen."""
 
+from datetime import datetime, timedelta
+
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .choices import DigestStatus
 
 COMPILED = [DigestStatus.READY, DigestStatus.APPROVED]
+# Without advisory locks (SQLite), a compile still "compiling" after this long
+# died with its worker (its transaction rolled back with it): it may be
+# claimed again. PostgreSQL tells a dead compile from a live one at once
+# (digests._compile_lock).
+STALE_COMPILE_AFTER = timedelta(minutes=30)
+MAX_COMPILE_ATTEMPTS = 5
 
 
 class DigestQuerySet(models.QuerySet):
@@ -45,6 +54,22 @@ class Digest(models.Model):
     @property
     def is_compiled(self) -> bool:
         return self.status in COMPILED
+
+    def claim(self, *, now: datetime, live_compile_excluded: bool) -> int:
+        """
+        Claim the digest for compiling, with a conditional update: the attempt's
+        number (the claim's token), or 0 if it is not ours to compile. A row
+        still "compiling" is taken over only when no live compile can hold it:
+        `live_compile_excluded` (PostgreSQL's lock says so), or past its time.
+        """
+        dead_compile = Q(status=DigestStatus.COMPILING)
+        if not live_compile_excluded:
+            dead_compile &= Q(claimed_at__lt=now - STALE_COMPILE_AFTER)
+        claimable = Q(status__in=[DigestStatus.PENDING, DigestStatus.FAILED]) | dead_compile
+        claimed = Digest.objects.filter(claimable, pk=self.pk, attempts__lt=MAX_COMPILE_ATTEMPTS).update(
+            status=DigestStatus.COMPILING, claimed_at=now, attempts=F("attempts") + 1
+        )
+        return Digest.objects.values_list("attempts", flat=True).get(pk=self.pk) if claimed else 0
 
     def approve(self, *, by) -> bool:
         """Approve a ready digest for sharing beyond the policy team. False if it was not ready."""
