@@ -283,13 +283,22 @@ def test_a_lead_merges_themes_from_the_codebook(client, make_staff):
     make_staff(LEAD, client=client)
     old = Theme.objects.create(element=Element.LEADERSHIP, name="Clinical leaders")
     target = Theme.objects.create(element=Element.LEADERSHIP, name="Clinical leadership")
-    form = client.post("/admin/feedback/theme/", {"action": "merge", "_selected_action": [old.pk]})
-    assert "Merge into" in form.content.decode()
-    client.post(
-        "/admin/feedback/theme/", {"action": "merge", "_selected_action": [old.pk], "apply": "1", "target": target.pk}
-    )
+    chosen = client.post("/admin/feedback/theme/", {"action": "merge", "_selected_action": [old.pk]})
+    form = client.get(chosen["Location"])
+    assert "Merge into" in form.content.decode() and "Clinical leaders" in form.content.decode()
+    done = client.post(chosen["Location"], {"target": target.pk}, follow=True)
+    assert "Merged 1 theme(s) into Clinical leadership" in done.content.decode()
     old.refresh_from_db()
     assert old.merged_into == target
+
+
+def test_themes_of_two_elements_cannot_be_merged_together(client, make_staff):
+    make_staff(LEAD, client=client)
+    one = Theme.objects.create(element=Element.LEADERSHIP, name="Clinical leaders")
+    other = Theme.objects.create(element=Element.ENGAGEMENT, name="Local authorities")
+    page = client.get(f"/admin/feedback/theme/merge/?ids={one.pk},{other.pk}", follow=True)
+    assert "Choose themes of one element to merge." in page.content.decode()
+    assert not Theme.objects.filter(merged_into__isnull=False).exists()
 
 
 def test_machine_suggested_tags_are_not_counted_until_a_person_confirms_them(make_staff):

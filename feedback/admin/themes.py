@@ -5,11 +5,13 @@ its submission) and the codebook of themes beneath each element.
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from .. import audit
 from ..models import (
@@ -166,27 +168,31 @@ class ThemeAdmin(WorkspaceAdmin):
 
     @admin.action(description="Merge selected themes into another", permissions=["change"])
     def merge(self, request, queryset):
-        elements = set(queryset.values_list("element", flat=True))
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(f"{reverse('admin:feedback_theme_merge')}?{urlencode({'ids': ids})}")
+
+    def get_urls(self):
+        return [
+            path("merge/", self.admin_site.admin_view(self.merge_view), name="feedback_theme_merge"),
+            *super().get_urls(),
+        ]
+
+    def merge_view(self, request: HttpRequest) -> HttpResponse:
+        """Choose the theme to merge the selected ones into (the merge action leads here)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        ids = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk.isdigit() and len(pk) < 19]
+        themes = Theme.objects.filter(pk__in=ids)
+        elements = set(themes.values_list("element", flat=True))
+        back = HttpResponseRedirect(reverse("admin:feedback_theme_changelist"))
         if len(elements) != 1:
             self.message_user(request, "Choose themes of one element to merge.", messages.ERROR)
-            return None
-        selected = list(queryset)
-        form = MergeForm(
-            request.POST if "apply" in request.POST else None,
-            element=elements.pop(),
-            exclude=[theme.pk for theme in selected],
-        )
-        if form.is_valid():
+            return back
+        form = MergeForm(request.POST or None, element=elements.pop(), exclude=ids)
+        if request.method == "POST" and form.is_valid():
             target = form.cleaned_data["target"]
-            moved = sum(theme.merge_into(target, by=request.user) for theme in selected)
-            self.message_user(request, f"Merged {len(selected)} theme(s) into {target.name}; {moved} tag(s) moved.")
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Merge themes",
-            "themes": selected,
-            "form": form,
-            "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/feedback/theme/merge.html", context)
+            moved = themes.merge_into(target, by=request.user)
+            self.message_user(request, f"Merged {len(ids)} theme(s) into {target.name}; {moved} tag(s) moved.")
+            return back
+        context = {**self.admin_site.each_context(request), "title": "Merge themes", "themes": themes, "form": form}
+        return TemplateResponse(request, "admin/feedback/theme/merge.html", {**context, "opts": self.opts})

@@ -21,6 +21,10 @@ class ThemeQuerySet(models.QuerySet):
         """Offer these themes no more; their tags stay on the views. Returns how many were retired."""
         return self.filter(retired_at__isnull=True).update(retired_at=now or timezone.now())
 
+    def merge_into(self, target: "Theme", *, by) -> int:
+        """Merge each of these themes into `target` (Theme.merge_into). Returns how many tags moved."""
+        return sum(theme.merge_into(target, by=by) for theme in self)
+
     def restore(self) -> int:
         """Bring retired themes back into use, except those merged into another. Returns how many."""
         return self.filter(merged_into__isnull=True, retired_at__isnull=False).update(retired_at=None)
