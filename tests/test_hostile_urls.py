@@ -97,6 +97,9 @@ def test_no_page_the_workspace_adds_gives_a_server_error_for_a_hostile_id(client
             response = client.get(url, {name: value})
             if response.status_code >= 500:
                 failures.append(f"{url}?{name}=... answered {response.status_code}")
+    response = client.get("/admin/feedback/theme/merge/", {"ids": f"{value},{value}"})
+    if response.status_code >= 500:
+        failures.append(f"theme merge ids answered {response.status_code}")
     response = client.post("/admin/feedback/digest/compile/", {"week": value})
     if response.status_code >= 500:
         failures.append(f"compile week answered {response.status_code}")
