@@ -194,13 +194,16 @@ def weekly_summary_context(*, digest: Digest, codes: list[str], unsubscribe_url:
 UNSUBSCRIBE_PLACEHOLDER = "UNSUBSCRIBE-LINK-PLACEHOLDER"
 
 
-def build_weekly_summary(*, user, digest: Digest, subscription: Subscription | None, rendered: dict) -> PortalEmail:
+def build_weekly_summary(
+    *, user, digest: Digest, subscription: Subscription | None, rendered: dict | None = None
+) -> PortalEmail:
     """
     One subscriber's weekly summary. Everyone following the same elements
     reads the same words, so `rendered` (kept for a batch) holds each
     audience's rendering and only the unsubscribe link is filled in per person.
     """
     codes = subscription.element_codes if subscription else list(Element.values)
+    rendered = {} if rendered is None else rendered
     key = (digest.pk, tuple(codes))
     if key not in rendered:
         context = weekly_summary_context(digest=digest, codes=codes, unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER)

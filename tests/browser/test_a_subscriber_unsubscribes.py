@@ -26,7 +26,7 @@ def unsubscribe_link(subscription: Subscription) -> str:
     links = set(re.findall(r'href="([^"]*/email/unsubscribe/[^"]+)"', html))
     assert len(links) == 1, links
     link = links.pop()
-    assert message.extra_headers["List-Unsubscribe"] == f"<{link}>"
+    assert message.message()["List-Unsubscribe"] == f"<{link}>"
     return link
 
 
