@@ -77,12 +77,18 @@ def enqueue(kind: EmailKind, *, key: str, recipient: str, **about) -> OutgoingEm
 
 
 def enqueue_acknowledgement(submission: Submission) -> OutgoingEmail | None:
-    """The receipt for a submission that gave an email address."""
+    """
+    The receipt for a submission that gave an email address, made in the
+    transaction that saved the submission: only then, so its key is free, and
+    the one INSERT costs the form as little as it can.
+    """
     if not submission.email:
         return None
-    return enqueue(
-        EmailKind.ACKNOWLEDGEMENT, key=f"ack:{submission.pk}", recipient=submission.email, submission=submission
+    email = OutgoingEmail.objects.create(
+        kind=EmailKind.ACKNOWLEDGEMENT, key=f"ack:{submission.pk}", recipient=submission.email, submission=submission
     )
+    doorbell.ring_on_commit(SEND_TASK, email.pk)
+    return email
 
 
 def enqueue_password_link(user, *, new_account: bool = False) -> OutgoingEmail | None:

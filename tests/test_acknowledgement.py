@@ -65,11 +65,22 @@ def test_a_submission_without_an_email_address_is_never_acknowledged():
     assert not OutgoingEmail.objects.exists()
 
 
-def test_a_second_acknowledgement_for_the_same_submission_is_never_made():
+def test_the_database_refuses_a_second_acknowledgement_for_the_same_submission():
+    from django.db import IntegrityError, transaction
+
     submission = SubmissionFactory()
-    assert outbox.enqueue_acknowledgement(submission) is not None
-    assert outbox.enqueue_acknowledgement(submission) is None
+    outbox.enqueue_acknowledgement(submission)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        outbox.enqueue_acknowledgement(submission)
     assert OutgoingEmail.objects.get().key == f"ack:{submission.pk}"
+
+
+def test_sending_the_same_answers_twice_makes_one_acknowledgement(client, respondent):
+    respondent.complete_up_to_check()
+    token = respondent.token()
+    respondent.send(token=token)
+    respondent.send(token=token)
+    assert OutgoingEmail.objects.count() == 1
 
 
 def test_a_mail_server_that_is_down_delays_the_email_with_backoff(flaky_mailer):
