@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import accounts, audit
 from ..models import AuditAction
-from .base import GuardedLookups
+from .base import GuardedLookups, ReadOnly
 
 
 class NewStaffAccountForm(forms.ModelForm):
@@ -227,29 +227,17 @@ for model in (TOTPDevice, StaticDevice):
     admin.site.unregister(model)
 
 
-class ReadOnlyDevices:
-    """
-    Devices are listed for superusers, secrets hidden, and changed nowhere here:
-    a device added with a known secret would let its maker pass as the owner,
-    and a removal belongs on the account, where it is recorded and the owner
-    told ("Remove two-factor authentication").
-    """
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+# Devices are listed for superusers, secrets hidden, and changed nowhere here:
+# a device added with a known secret would let its maker pass as the owner,
+# and a removal belongs on the account, where it is recorded and the owner
+# told ("Remove two-factor authentication").
 
 
 @admin.register(TOTPDevice)
-class AuthenticatorAppAdmin(ReadOnlyDevices, GuardedLookups, TOTPDeviceAdmin):
+class AuthenticatorAppAdmin(ReadOnly, GuardedLookups, TOTPDeviceAdmin):
     pass
 
 
 @admin.register(StaticDevice)
-class BackupCodesAdmin(ReadOnlyDevices, GuardedLookups, StaticDeviceAdmin):
+class BackupCodesAdmin(ReadOnly, GuardedLookups, StaticDeviceAdmin):
     pass

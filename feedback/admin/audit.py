@@ -5,28 +5,19 @@ from django.contrib import admin
 from ..models import (
     AuditEvent,
 )
-from .base import WorkspaceAdmin
+from .base import ReadOnly, WorkspaceAdmin
 
 # --- The audit log -----------------------------------------------------------
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(WorkspaceAdmin):
+class AuditEventAdmin(ReadOnly, WorkspaceAdmin):
     list_display = ["at", "actor_username", "action", "reference", "summary", "ip_address"]
     list_filter = ["action", "at"]
     search_fields = ["actor_username", "reference"]
     date_hierarchy = "at"
     list_per_page = 100
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="detail")
     def summary(self, event: AuditEvent) -> str:

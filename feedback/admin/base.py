@@ -65,6 +65,19 @@ class GuardedLookups:
         return response
 
 
+class ReadOnly:
+    """Mixin for a ModelAdmin whose rows nobody adds, changes or deletes here (a log, a record of work)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class WorkspaceAdmin(GuardedLookups, admin.ModelAdmin):
     """The base of every list the portal adds."""
 

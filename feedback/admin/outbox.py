@@ -10,12 +10,12 @@ from django.contrib import admin
 from django.utils import timezone
 
 from ..models import EmailKind, OutgoingEmail
-from .base import PERSONAL_DETAILS_PERMISSION, WorkspaceAdmin
+from .base import PERSONAL_DETAILS_PERMISSION, ReadOnly, WorkspaceAdmin
 from .filters import SendingProblemFilter
 
 
 @admin.register(OutgoingEmail)
-class OutboxAdmin(WorkspaceAdmin):
+class OutboxAdmin(ReadOnly, WorkspaceAdmin):
     list_display = ["created_at", "kind", "to", "status", "attempts", "sent_at", "next_attempt_at", "last_error"]
     list_filter = ["kind", "status", SendingProblemFilter]
     search_fields = ["key", "message_id"]
@@ -27,15 +27,6 @@ class OutboxAdmin(WorkspaceAdmin):
     fields += ["last_error", "created_at"]
     readonly_fields = fields
     actions = ["send_again"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="to")
     def to(self, email: OutgoingEmail) -> str:
