@@ -14,7 +14,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -264,7 +264,12 @@ CELERY_TASK_IGNORE_RESULT = True
 # digest compile or, later, a model's training never delays an email. A plain
 # `celery -A qipp_portal worker` (what `make run` starts) consumes every queue
 # listed here; production can give each its own workers with `-Q emails` etc.
-CELERY_TASK_QUEUES = [Queue(name) for name in ("emails", "digests", "mailbox", "training", "exports", "maintenance")]
+# Each queue has its own exchange and routing key: queues sharing one would
+# each get a copy of every task.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("emails", "digests", "mailbox", "training", "exports", "maintenance")
+]
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
     "feedback.tasks.send_email_task": {"queue": "emails"},

@@ -4,6 +4,7 @@ Procfile's command), on the embedded filesystem broker and on Redis. Tests
 that run tasks eagerly would never notice a queue that no worker reads.
 """
 
+import json
 import os
 import re
 import shlex
@@ -36,21 +37,31 @@ def procfile_worker() -> list[str]:
     return [str(Path(sys.executable).parent / command[0]), *command[1:]]
 
 
+# Publishes one task to each queue with exactly the worker's settings, and
+# prints their ids: the test process's own Celery app has been set up for
+# other brokers by other tests.
+PUBLISH = """
+import json, django
+django.setup()
+from feedback import tasks
+from qipp_portal.celery import app
+app.conf.task_always_eager = False
+print(json.dumps({
+    "emails": tasks.send_waiting_emails_task.apply_async().id,
+    "digests": tasks.compile_digest_task.apply_async(args=["2026-W47"]).id,
+    "maintenance": tasks.clear_expired_sessions_task.apply_async().id,
+}))
+"""
+
+
 @pytest.fixture
 def broker(request):
     url = request.param
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = url
-    celery_app.conf.task_always_eager = False
-    celery_app._after_fork()
     if url.startswith("redis://"):
         import redis
 
         redis.Redis.from_url(url).flushdb()
-    yield url
-    celery_app.conf.broker_url = previous
-    celery_app.conf.task_always_eager = True
-    celery_app._after_fork()
+    return url
 
 
 def test_every_task_is_routed_to_a_queue_the_settings_declare():
@@ -63,10 +74,21 @@ def test_every_task_is_routed_to_a_queue_the_settings_declare():
 
 @pytest.mark.parametrize("broker", ["filesystem://", REDIS_BROKER], indirect=True, ids=["filesystem", "redis"])
 def test_the_worker_make_run_starts_takes_a_task_from_every_queue(broker, tmp_path):
-    published = {}
-    for queue, (task, args) in ONE_TASK_PER_QUEUE.items():
-        published[queue] = task.apply_async(args=args).id
     environment = {**os.environ, "CELERY_BROKER_URL": broker, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    published = json.loads(
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-c", PUBLISH], cwd=ROOT, env=environment, capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    if broker.startswith("redis://"):
+        import redis
+
+        lengths = {queue.name: redis.Redis.from_url(broker).llen(queue.name) for queue in settings.CELERY_TASK_QUEUES}
+        assert lengths == {queue.name: int(queue.name in published) for queue in settings.CELERY_TASK_QUEUES}, (
+            "each task in its own queue, once"
+        )
     log = tmp_path / "worker.log"
     with log.open("w") as output:
         worker = subprocess.Popen(  # noqa: S603
