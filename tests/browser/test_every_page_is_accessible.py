@@ -12,8 +12,9 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from feedback import digests, emails
-from feedback.models import Element, Subscription, Theme
+from feedback.models import Element, EmailStatus, Subscription, Theme
 
+from ..factories import AcknowledgementFactory
 from .keyboard import focused_id, follow
 from .staff import PASSWORD, sign_in, staff_with_app
 
@@ -230,7 +231,7 @@ def test_choosing_a_password_from_a_link_passes_the_checks(page, check, settings
     check.page(page, "password-link-used")
 
 
-def test_the_staff_account_pages_pass_the_checks(page, check):
+def test_the_staff_account_and_outbox_pages_pass_the_checks(page, check):
     administrator, device = staff_with_app("Administrators", "kim.admin", email="kim.admin@example.nhs.uk")
     assert list(administrator.groups.values_list("name", flat=True)) == ["Administrators"]
     assert not administrator.is_superuser
@@ -246,3 +247,11 @@ def test_the_staff_account_pages_pass_the_checks(page, check):
     assert page.locator("h1").inner_text() == "Change user"
     assert "jo.reader" in page.locator("#content").inner_text()
     check.page(page, "staff-account")
+
+    # The outbox, with an acknowledgement that failed: no respondent's address shown.
+    failed = AcknowledgementFactory(status=EmailStatus.FAILED, attempts=12, last_error="550 No such user")
+    page.goto("/admin/feedback/outgoingemail/?problem=failed")
+    listed = page.locator("#result_list").inner_text()
+    assert f"the respondent of {failed.submission.reference}" in listed
+    assert failed.recipient not in listed
+    check.page(page, "outbox")
