@@ -6,7 +6,7 @@ feedback/demo.py assembles respondents and their views from it.
 
 from zoneinfo import ZoneInfo
 
-from .models import Element, Level, OrganisationType, Region, Role, Source, Stance, Status
+from .models import Element, Level, OrganisationType, Region, Role, Source, Stance, Status, answerable
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -387,7 +387,7 @@ ROLES_BY_ORG_TYPE = {
     OrganisationType.PATIENT_GROUP: [Role.PATIENT_CARER, Role.PATIENT_CARER, Role.PUBLIC],
     OrganisationType.PUBLIC: [Role.PUBLIC, Role.PUBLIC, Role.PATIENT_CARER],
 }
-REGION_WEIGHTS = {region: 10 for region in Region} | {Region.LONDON: 16, Region.NATIONAL: 4}
+REGION_WEIGHTS = {region: 10 for region, _ in answerable(Region)} | {Region.LONDON: 16, Region.NATIONAL: 4}
 ELEMENT_WEIGHTS = {
     Element.PRIORITISATION: 30, Element.LEADERSHIP: 22, Element.ENGAGEMENT: 26, Element.NATIONAL_POLICY: 22,
 }
@@ -408,8 +408,8 @@ SENTENCES_PER_TEMPLATE = 12
 TAGGED_SHARE = 0.2
 MAX_WORDS = 250
 # The first submissions of a run take these in turn, so even a small run covers every value.
-ORG_TYPE_ORDER = list(OrganisationType)
-ROLE_ORDER = list(Role)
-REGION_ORDER = list(Region)
+ORG_TYPE_ORDER = [OrganisationType(value) for value, _ in answerable(OrganisationType)]
+ROLE_ORDER = [Role(value) for value, _ in answerable(Role)]
+REGION_ORDER = [Region(value) for value, _ in answerable(Region)]
 ELEMENT_ORDER = list(Element)
 LEVEL_ORDER = list(Level)

@@ -20,6 +20,7 @@ from .models import (
     Region,
     Role,
     View,
+    answerable,
 )
 
 MAX_VIEWS = 20
@@ -98,7 +99,7 @@ class AboutYouForm(HoneypotForm):
     )
     role = forms.ChoiceField(
         label="Your role",
-        choices=Role.choices,
+        choices=answerable(Role),
         widget=forms.RadioSelect,
         error_messages={"required": "Select your role", "invalid_choice": "Select your role from the list"},
     )
@@ -111,7 +112,7 @@ class AboutYouForm(HoneypotForm):
     )
     organisation_type = forms.ChoiceField(
         label="Type of organisation",
-        choices=[("", "Select a type")] + OrganisationType.choices,
+        choices=[("", "Select a type")] + answerable(OrganisationType),
         error_messages={
             "required": "Select the type of organisation",
             "invalid_choice": "Select the type of organisation from the list",
@@ -120,7 +121,7 @@ class AboutYouForm(HoneypotForm):
     region = forms.ChoiceField(
         label="Region",
         help_text="The strategic health authority area you work in, or national if your view is not about one region.",
-        choices=Region.choices,
+        choices=answerable(Region),
         widget=forms.RadioSelect,
         error_messages={"required": "Select a region", "invalid_choice": "Select a region from the list"},
     )

@@ -4,13 +4,16 @@ run twice. PostgreSQL holds the state of the work; a task is only a doorbell
 (feedback/doorbell.py rings it after a commit).
 """
 
+import logging
 from importlib import import_module
 
 from celery import shared_task
 from django.conf import settings
 
-from . import digests, outbox
+from . import digests, mailbox, outbox
 from .periods import Week
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -50,3 +53,13 @@ def send_weekly_emails_task() -> dict:
 def clear_expired_sessions_task() -> None:
     """Delete sessions past their expiry: an abandoned draft holds a respondent's name and email address."""
     import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+
+
+@shared_task
+def poll_mailbox_task() -> dict:
+    """Store new mail from MAILBOX_URL and move it to Processed. Safe to run twice; the next minute retries."""
+    try:
+        return mailbox.poll()
+    except mailbox.MailboxUnavailable as error:
+        logger.warning("Mailbox not read: %s", error)
+        return {"error": str(error)}

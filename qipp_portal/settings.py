@@ -277,6 +277,7 @@ CELERY_TASK_ROUTES = {
     "feedback.tasks.send_weekly_emails_task": {"queue": "emails"},
     "feedback.tasks.compile_digest_task": {"queue": "digests"},
     "feedback.tasks.clear_expired_sessions_task": {"queue": "maintenance"},
+    "feedback.tasks.poll_mailbox_task": {"queue": "mailbox"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
@@ -331,7 +332,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.clear_expired_sessions_task",
         "schedule": crontab(minute=40),
     },
+    # Every minute: read new mail from MAILBOX_URL (does nothing when unset).
+    # A poll that is still running holds the folder; the next one skips it.
+    "poll-mailbox": {
+        "task": "feedback.tasks.poll_mailbox_task",
+        "schedule": crontab(),
+        "options": {"expires": 55},
+    },
 }
+
+# The mailbox views are sent to: imaps://user:password@host/INBOX. Unset, no mail is read.
+MAILBOX_URL = env.str("MAILBOX_URL", default="")
 
 # Staff sign-in. Every staff account uses two-factor authentication (an
 # authenticator app, with backup codes for recovery). With DJANGO_DEBUG on,

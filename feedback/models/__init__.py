@@ -6,6 +6,7 @@ The portal's data, one module per concept. Everything is importable from
 from .audit import AuditAction, AuditEvent
 from .choices import (
     ELEMENT_DESCRIPTIONS,
+    NOT_KNOWN,
     DigestStatus,
     Element,
     Level,
@@ -16,8 +17,18 @@ from .choices import (
     Source,
     Stance,
     Status,
+    answerable,
 )
 from .digests import COMPILED, MAX_COMPILE_ATTEMPTS, STALE_COMPILE_AFTER, Digest, DigestQuerySet
+from .mailbox import (
+    Attachment,
+    InboundMessage,
+    InboundMessageQuerySet,
+    MailboxState,
+    MessageAlreadySorted,
+    MessageOrigin,
+    MessageStatus,
+)
 from .outbox import STUCK_SENDING_AFTER, EmailKind, EmailStatus, OutgoingEmail, OutgoingEmailQuerySet
 from .submissions import (
     REFERENCE_ALPHABET,
@@ -42,6 +53,8 @@ __all__ = [
     "STUCK_SENDING_AFTER",
     "STALE_COMPILE_AFTER",
     "MAX_COMPILE_ATTEMPTS",
+    "NOT_KNOWN",
+    "Attachment",
     "AuditAction",
     "AuditEvent",
     "Digest",
@@ -50,7 +63,13 @@ __all__ = [
     "Element",
     "EmailKind",
     "EmailStatus",
+    "InboundMessage",
+    "InboundMessageQuerySet",
     "Level",
+    "MailboxState",
+    "MessageAlreadySorted",
+    "MessageOrigin",
+    "MessageStatus",
     "Note",
     "OrganisationType",
     "OutgoingEmail",
@@ -71,6 +90,7 @@ __all__ = [
     "ThemeTag",
     "ThemeTagQuerySet",
     "View",
+    "answerable",
     "confirmed_tags",
     "new_reference",
     "normalise_reference",

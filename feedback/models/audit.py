@@ -27,6 +27,10 @@ class AuditAction(models.TextChoices):
     THEMES_CHANGED = "themes_changed", "Changed themes"
     NOTE_ADDED = "note_added", "Added a note"
     DETAILS_CHANGED = "details_changed", "Changed submission details"
+    MESSAGE_SORTED = "message_sorted", "Sorted a message into views"
+    MESSAGE_SET_ASIDE = "message_set_aside", "Set a message aside (not a view, or a duplicate)"
+    ATTACHMENT_DOWNLOADED = "attachment_downloaded", "Downloaded an attachment"
+    RESPONSES_IMPORTED = "responses_imported", "Imported responses from a spreadsheet"
 
 
 class AuditEventManager(models.Manager):

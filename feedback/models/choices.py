@@ -54,6 +54,17 @@ class Principle(models.TextChoices):
     SYSTEM_ALIGNMENT = "system_alignment", "System alignment"
 
 
+# Mail and imported spreadsheets do not always say who sent them: the
+# respondent's role, organisation type and region may be "Not known" there.
+# The web form never offers it (see answerable).
+NOT_KNOWN = "not_known"
+
+
+def answerable(choices: type[models.TextChoices]) -> list[tuple[str, str]]:
+    """The choices a respondent picks from on the form: all but "Not known"."""
+    return [(value, label) for value, label in choices.choices if value != NOT_KNOWN]
+
+
 class Region(models.TextChoices):
     """The 10 strategic health authorities, plus views that are not about one region."""
 
@@ -68,6 +79,7 @@ class Region(models.TextChoices):
     SOUTH_CENTRAL = "south_central", "South Central"
     SOUTH_WEST = "south_west", "South West"
     NATIONAL = "national", "National / not region-specific"
+    NOT_KNOWN = NOT_KNOWN, "Not known"
 
 
 class OrganisationType(models.TextChoices):
@@ -87,6 +99,7 @@ class OrganisationType(models.TextChoices):
     PATIENT_GROUP = "patient_group", "Patient or public representative group"
     PUBLIC = "public", "Individual member of the public"
     OTHER = "other", "Other"
+    NOT_KNOWN = NOT_KNOWN, "Not known"
 
 
 class Role(models.TextChoices):
@@ -102,6 +115,7 @@ class Role(models.TextChoices):
     PATIENT_CARER = "patient_carer", "Patient or carer"
     PUBLIC = "public", "Member of the public"
     OTHER = "other", "Other"
+    NOT_KNOWN = NOT_KNOWN, "Not known"
 
 
 class Source(models.TextChoices):

@@ -25,6 +25,7 @@ class EmailKind(models.TextChoices):
     WEEKLY_SUMMARY = "weekly_summary", "Weekly summary"
     PASSWORD_LINK = "password_link", "Link to choose a password"
     ACCOUNT_CHANGE = "account_change", "Account change notice"
+    MAIL_REPLY = "mail_reply", "Reply acknowledging a view sent by email"
 
 
 class EmailStatus(models.TextChoices):
@@ -69,6 +70,10 @@ class OutgoingEmail(models.Model):
     )
     user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="emails")
     digest = models.ForeignKey("Digest", null=True, blank=True, on_delete=models.PROTECT, related_name="emails")
+    # The email a reply answers (its thread: In-Reply-To and References).
+    in_reply_to = models.ForeignKey(
+        "InboundMessage", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
+    )
     # Anything else its builder needs (never submitted text).
     context = models.JSONField(default=dict, blank=True)
 

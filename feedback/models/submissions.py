@@ -93,7 +93,7 @@ class Submission(models.Model):
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(max_length=254, blank=True)
     role = models.CharField(max_length=20, choices=Role)
-    organisation = models.CharField(max_length=200)
+    organisation = models.CharField(max_length=200, blank=True)
     organisation_type = models.CharField(max_length=30, choices=OrganisationType)
     region = models.CharField(max_length=20, choices=Region)
     principles = models.JSONField(default=list, blank=True, help_text="Working principles the respondent tagged.")
@@ -121,6 +121,7 @@ class Submission(models.Model):
             ("view_personal_details", "Can see respondents' names and email addresses"),
             ("export_submissions", "Can export submissions"),
             ("view_dashboard", "Can see aggregate figures"),
+            ("import_submissions", "Can import responses from a spreadsheet"),
         ]
 
     def __str__(self) -> str:
