@@ -137,3 +137,26 @@ def make_staff(db):
         return user
 
     return make
+
+
+@pytest.fixture
+def imap_server():
+    """A private Dovecot on a free loopback port, with an empty mailbox; stopped and removed afterwards."""
+    import os
+    import shutil
+    import tempfile
+
+    from . import dovecot
+
+    if not dovecot.available():
+        message = "Dovecot is not installed (apt-get install dovecot-imapd): the IMAP tests need a real server."
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    # Not under pytest's own temporary folder: Dovecot's processes run as its
+    # own users and must be able to reach the mail folder.
+    root = tempfile.mkdtemp(prefix="qipp-dovecot-")
+    server = dovecot.Dovecot(root).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
