@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from .digest_content import SCHEMA, Content
 from .models import (
+    COMPILED,
     Digest,
     DigestStatus,
     Element,
@@ -171,12 +172,25 @@ def _compile_claimed(digest: Digest) -> None:
 
 
 def _count_into(digest: Digest) -> int:
-    """Mark the submissions this digest counts: its week's, and late ones for weeks already compiled."""
+    """
+    Mark the submissions this digest counts: its week's, and late ones: those
+    of weeks already compiled, and those of any week before the newest
+    compiled one that no digest is waiting to cover (mail from before the
+    portal, sorted now). A week whose own digest is still to compile keeps its rows.
+    """
     counted = Q(received_at__gte=digest.period_start, received_at__lt=digest.period_end)
     # A few dozen weeks a year: one range each, which the index of uncounted
     # submissions answers without looking at any other row.
-    for start, end in Digest.objects.compiled().values_list("period_start", "period_end"):
+    compiled = list(Digest.objects.compiled().values_list("period_start", "period_end"))
+    for start, end in compiled:
         counted |= Q(received_at__gte=start, received_at__lt=end)
+    if compiled:
+        newest_start = max(start for start, _ in compiled)
+        backlog = Q(received_at__lt=min(newest_start, digest.period_start))
+        waiting = Digest.objects.exclude(pk=digest.pk).exclude(status__in=COMPILED)
+        for start, end in waiting.filter(period_start__lt=newest_start).values_list("period_start", "period_end"):
+            backlog &= ~Q(received_at__gte=start, received_at__lt=end)
+        counted |= backlog
     return Submission.objects.filter(counted, digest__isnull=True).update(digest=digest)
 
 

@@ -11,6 +11,7 @@ out-of-office replies are not sent back to the portal, and a Message-ID on
 the portal's own domain.
 """
 
+import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -115,6 +116,31 @@ def acknowledgement(email: OutgoingEmail, shared: dict) -> PortalEmail:
         "start_url": _absolute(reverse("start")),
     }
     return _build("acknowledgement", context, to=[email.recipient])
+
+
+REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd)\s*:\s*)+", re.IGNORECASE)
+
+
+def mail_reply(email: OutgoingEmail, shared: dict) -> PortalEmail:
+    """
+    The receipt for a view sent by email, as a reply in the sender's thread
+    (In-Reply-To and References), marked as an automatic reply (RFC 3834).
+    """
+    submission, message = email.submission, email.in_reply_to
+    context = {
+        "reference": submission.reference,
+        "received_at": submission.received_at,
+        "elements": submission.elements,
+        "views": submission.views.count(),
+        "original_subject": REPLY_PREFIX.sub("", message.subject),
+        "start_url": _absolute(reverse("start")),
+    }
+    reply = _build("mail-reply", context, to=[email.recipient])
+    reply.extra_headers["Auto-Submitted"] = "auto-replied"
+    if message.message_id:
+        reply.extra_headers["In-Reply-To"] = message.message_id
+        reply.extra_headers["References"] = " ".join(filter(None, [message.references, message.message_id]))
+    return reply
 
 
 # --- Staff accounts ----------------------------------------------------------
@@ -247,4 +273,5 @@ BUILDERS = {
     EmailKind.WEEKLY_SUMMARY: weekly_summary,
     EmailKind.PASSWORD_LINK: password_link,
     EmailKind.ACCOUNT_CHANGE: account_change,
+    EmailKind.MAIL_REPLY: mail_reply,
 }

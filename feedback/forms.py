@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import (
+    NOT_KNOWN,
     Element,
     Level,
     OrganisationType,
@@ -128,6 +129,35 @@ class AboutYouForm(HoneypotForm):
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
+
+
+class SenderForm(AboutYouForm):
+    """
+    Who sent a view by email or in a spreadsheet: the form's questions, except
+    that nobody ticked anything, so each of them may be "Not known".
+    """
+
+    LABELS = {
+        "name": "Name",
+        "email": "Email address",
+        "role": "Role",
+        "organisation": "Organisation",
+        "organisation_type": "Type of organisation",
+        "region": "Region",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["website"]
+        self.helper.layout = Layout(*self.fields)
+        for name, label in self.LABELS.items():
+            self.fields[name].label = label
+            self.fields[name].help_text = ""
+        for name, choices in (("role", Role), ("organisation_type", OrganisationType), ("region", Region)):
+            self.fields[name].choices = choices.choices
+            self.fields[name].initial = NOT_KNOWN
+            self.fields[name].widget = forms.Select(choices=choices.choices)
+        self.fields["organisation"].required = False
 
 
 class ViewForm(PortalForm):

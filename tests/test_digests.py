@@ -3,7 +3,7 @@ import io
 import random
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +22,7 @@ from feedback.models import (
     OrganisationType,
     Region,
     Role,
+    Source,
     Stance,
     Submission,
     Theme,
@@ -186,10 +187,37 @@ def test_a_late_submission_is_counted_in_the_next_digests_late_line(week_of_data
     assert w47.content["headline"]["new"] == 40, "the frozen digest is not rewritten"
     late.refresh_from_db()
     assert late.digest == w48
-    assert w48.content["headline"]["late"] == 1
-    assert w48.content["headline"]["late_weeks"] == [{"week": "2026-W47", "submissions": 1}]
-    assert w48.content["headline"]["new"] == 2
+    # W46 came before the first digest: its five reach this one as late too.
+    assert w48.content["headline"]["late"] == 6
+    assert w48.content["headline"]["late_weeks"] == [
+        {"week": "2026-W46", "submissions": 5},
+        {"week": "2026-W47", "submissions": 1},
+    ]
+    assert w48.content["headline"]["new"] == 7
     assert w48.number == 2
+
+
+def test_mail_from_before_the_portal_sorted_now_reaches_the_next_digest_as_late():
+    compiled(W47)
+    backlog = SubmissionFactory(received_at=datetime(2009, 11, 2, 10, 0, tzinfo=UTC), source=Source.EMAIL)
+
+    w48 = compiled(W48, when="2026-12-01 09:00 +0000")
+
+    backlog.refresh_from_db()
+    assert backlog.digest == w48
+    assert w48.content["headline"]["late_weeks"] == [{"week": "2009-W45", "submissions": 1}]
+
+
+def test_a_week_whose_own_digest_is_waiting_keeps_its_submissions():
+    Digest.objects.create(period_start=W46.start, period_end=W46.end)  # waiting to compile
+    waiting = SubmissionFactory(received_at=at(W46, 1))
+    compiled(W47)
+
+    w48 = compiled(W48, when="2026-12-01 09:00 +0000")
+
+    waiting.refresh_from_db()
+    assert waiting.digest is None
+    assert w48.content["headline"]["late"] == 0
 
 
 def test_submissions_of_a_week_never_compiled_are_not_swept_into_a_later_digest():

@@ -14,10 +14,12 @@ import time_machine
 from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Permission, User
 
-from feedback import digests, outbox
-from feedback.models import Element, EmailKind, Subscription
+from feedback import digests, outbox, sorting
+from feedback.mail import store
+from feedback.models import NOT_KNOWN, Element, EmailKind, MessageOrigin, Subscription
 from feedback.periods import Week
 
+from . import mail_samples
 from .factories import SubmissionFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +56,7 @@ def sink(settings):
 
 @pytest.fixture
 def one_of_each_kind():
-    """An acknowledgement, a weekly summary, a password link and an account notice, all waiting."""
+    """An acknowledgement, a weekly summary, a password link, an account notice and a reply to mail, all waiting."""
     submission = SubmissionFactory(
         email="priya@example.nhs.uk",
         received_at=W47.start + timedelta(days=1),
@@ -73,6 +75,10 @@ def one_of_each_kind():
     colleague = User.objects.create_user("colleague", email="colleague@example.nhs.uk", is_staff=True)
     outbox.enqueue_password_link(colleague, new_account=True)
     outbox.enqueue_account_change(colleague, change="your password was changed")
+    message, _ = store(mail_samples.email(sender="Amina <amina@example.nhs.uk>"), origin=MessageOrigin.MAILBOX)
+    about = {"role": NOT_KNOWN, "organisation_type": NOT_KNOWN, "region": NOT_KNOWN, "organisation": ""}
+    views = [{"element": Element.ENGAGEMENT, "level": "", "text": "Talk to staff first."}]
+    sorting.sort_message(message, by=colleague, about=about, views=views)
 
 
 def received(sink) -> dict[str, tuple[bytes, email.message.EmailMessage]]:
@@ -87,6 +93,7 @@ def test_every_kind_of_email_arrives_once_with_the_headers_mail_clients_need(sin
     assert outbox.send()["sent"] == len(EmailKind.values)
     recipients = sorted(email.message_from_bytes(raw, policy=email.policy.default)["To"] for raw in sink.received)
     assert recipients == [
+        "amina@example.nhs.uk",
         "colleague@example.nhs.uk",
         "colleague@example.nhs.uk",
         "priya@example.nhs.uk",
@@ -95,7 +102,8 @@ def test_every_kind_of_email_arrives_once_with_the_headers_mail_clients_need(sin
     for raw in sink.received:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         # RFC 3834: out-of-office replies are not sent back to automatic mail.
-        assert message["Auto-Submitted"] == "auto-generated"
+        expected = "auto-replied" if message["To"] == "amina@example.nhs.uk" else "auto-generated"
+        assert message["Auto-Submitted"] == expected
         assert message["Message-ID"].endswith("@qipp.example.nhs.uk>"), message["Message-ID"]
         assert message.get_content_type() == "multipart/alternative"
         assert {part.get_content_type() for part in message.iter_parts()} == {"text/plain", "text/html"}

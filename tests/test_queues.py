@@ -28,6 +28,7 @@ ONE_TASK_PER_QUEUE = {
     "emails": (tasks.send_waiting_emails_task, ()),
     "digests": (tasks.compile_digest_task, ("2026-W47",)),
     "maintenance": (tasks.clear_expired_sessions_task, ()),
+    "mailbox": (tasks.poll_mailbox_task, ()),
 }
 
 

@@ -14,10 +14,12 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from feedback import digests
-from feedback.models import Element
+from feedback.mail import store
+from feedback.models import Element, MessageOrigin
 from feedback.periods import week_of
 
 from .factories import SubmissionFactory
+from .mail_samples import email
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +37,18 @@ MATRIX = [
     ("Delete a submission", "/admin/feedback/submission/{submission}/delete/", "no no no no no"),
     ("Export submissions (CSV)", "/admin/feedback/submission/export/csv/", "no no yes no yes"),
     ("Export submissions (XLSX)", "/admin/feedback/submission/export/xlsx/", "no no yes no yes"),
+    ("Mail (the sorting queue)", "/admin/feedback/inboundmessage/", "no yes yes no yes"),
+    ("A message, to sort it", "/admin/feedback/inboundmessage/{message}/change/", "no yes yes no yes"),
+    (
+        "A message's attachment (download)",
+        "/admin/feedback/inboundmessage/attachment/{attachment}/",
+        "no yes yes no yes",
+    ),
+    (
+        "A message as it arrived (.eml, with its sender)",
+        "/admin/feedback/inboundmessage/{message}/original/",
+        "no yes yes no yes",
+    ),
     ("Tag a view's themes", "/admin/feedback/view/{view}/change/", "no yes yes no yes"),
     ("Theme codebook", "/admin/feedback/theme/", "no yes yes no yes"),
     ("Add a theme", "/admin/feedback/theme/add/", "no no yes no yes"),
@@ -75,7 +89,12 @@ def workspace():
         digest = digests.compile_digest(week=last_week)
     colleague = User.objects.create_user("colleague", email="colleague@example.nhs.uk", is_staff=True)
     colleague.groups.add(Group.objects.get(name="Policy leads"))
+    message, _ = store(
+        email(attachments=[("response.txt", b"Our response.", "text", "plain")]), origin=MessageOrigin.MAILBOX
+    )
     return {
+        "message": message.pk,
+        "attachment": message.attachments.get().pk,
         "submission": submission.pk,
         "view": submission.views.get().pk,
         "digest": digest.pk,

@@ -30,7 +30,7 @@ class OutboxAdmin(ReadOnly, WorkspaceAdmin):
 
     @admin.display(description="to")
     def to(self, email: OutgoingEmail) -> str:
-        if email.kind == EmailKind.ACKNOWLEDGEMENT:
+        if email.kind in (EmailKind.ACKNOWLEDGEMENT, EmailKind.MAIL_REPLY):
             return f"the respondent of {email.submission.reference}"
         return email.recipient
 

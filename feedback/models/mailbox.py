@@ -70,8 +70,9 @@ class InboundMessage(models.Model):
     status = models.CharField(max_length=12, choices=MessageStatus, default=MessageStatus.TO_SORT)
     # Why it was ignored or marked not a view, or the quarantine's error.
     reason = models.TextField(blank=True)
+    # The submission this message repeats (the same view, sent again or also given on the form).
     duplicate_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+        "Submission", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicate_messages"
     )
     submission = models.OneToOneField(
         "Submission", null=True, blank=True, on_delete=models.PROTECT, related_name="message", editable=False
