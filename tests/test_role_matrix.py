@@ -37,6 +37,8 @@ MATRIX = [
     ("Delete a submission", "/admin/feedback/submission/{submission}/delete/", "no no no no no"),
     ("Export submissions (CSV)", "/admin/feedback/submission/export/csv/", "no no yes no yes"),
     ("Export submissions (XLSX)", "/admin/feedback/submission/export/xlsx/", "no no yes no yes"),
+    ("Import responses from a spreadsheet", "/admin/feedback/submission/import/", "no no yes no yes"),
+    ("The import template", "/admin/feedback/submission/import/template.csv", "no no yes no yes"),
     ("Mail (the sorting queue)", "/admin/feedback/inboundmessage/", "no yes yes no yes"),
     ("A message, to sort it", "/admin/feedback/inboundmessage/{message}/change/", "no yes yes no yes"),
     (

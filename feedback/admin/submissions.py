@@ -13,11 +13,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .. import audit, exports
+from .. import audit, exports, imports
 from ..models import (
     AuditAction,
     EmailKind,
@@ -45,6 +46,23 @@ from .filters import (
 )
 
 PERSONAL_FIELDS = ["name", "email"]
+IMPORT_PERMISSION = "feedback.import_submissions"
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="Spreadsheet (.csv or .xlsx)",
+        help_text="One row per view; rows with the same response id make one submission.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+    check_only = forms.BooleanField(label="Only check the rows; save nothing", required=False)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(f"Choose a file smaller than {MAX_IMPORT_BYTES // 1024 // 1024} MB.")
+        return upload
 
 
 # --- Submissions -------------------------------------------------------------
@@ -298,12 +316,61 @@ class SubmissionAdmin(WorkspaceAdmin):
 
     def get_urls(self):
         export = self.admin_site.admin_view(self.export_view)
-        return [path("export/<str:file_format>/", export, name="feedback_submission_export"), *super().get_urls()]
+        return [
+            path("export/<str:file_format>/", export, name="feedback_submission_export"),
+            path("import/", self.admin_site.admin_view(self.import_view), name="feedback_submission_import"),
+            path(
+                "import/template.csv",
+                self.admin_site.admin_view(self.import_template_view),
+                name="feedback_submission_import_template",
+            ),
+            *super().get_urls(),
+        ]
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
         extra_context["can_export"] = request.user.has_perm("feedback.export_submissions")
+        extra_context["can_import"] = request.user.has_perm(IMPORT_PERMISSION)
         return super().changelist_view(request, extra_context)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a spreadsheet of responses: checked row by row, saved only if every row is right."""
+        if not request.user.has_perm(IMPORT_PERMISSION):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = imports.import_responses(upload.name, upload.read(), dry_run=form.cleaned_data["check_only"])
+            except imports.ImportRefused as error:
+                form.add_error("file", str(error))
+            else:
+                if result.saved:
+                    audit.record(
+                        AuditAction.RESPONSES_IMPORTED,
+                        request=request,
+                        file=upload.name[:200],
+                        responses=result.responses,
+                        views=result.views,
+                        skipped=result.already_imported,
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import responses from a spreadsheet",
+            "form": form,
+            "result": result,
+            "columns": imports.COLUMNS,
+        }
+        return TemplateResponse(request, "admin/feedback/submission/import.html", context)
+
+    def import_template_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(IMPORT_PERMISSION):
+            raise PermissionDenied
+        response = HttpResponse(imports.template_csv(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="qipp-responses-template.csv"'
+        return response
 
     def export_view(self, request: HttpRequest, file_format: str) -> HttpResponse:
         if not request.user.has_perm("feedback.export_submissions") or file_format not in ("csv", "xlsx"):
