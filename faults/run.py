@@ -25,6 +25,7 @@ SCENARIOS = [
     (3, lambda s: scenarios.worker_killed_mid_digest(s), None),
     (5, lambda s: scenarios.smtp_outage(s), None),
     (6, lambda s: scenarios.postgres_restart(s), None),
+    (8, lambda s: scenarios.mailbox_outage(s), None),
 ]
 
 

@@ -458,3 +458,78 @@ def postgres_restart(suite: Suite, *, seconds: float = 45, restarts: tuple = ((1
     _settle_acknowledgements(suite, result, since=last_up)
     result.figure("web, worker and beat running afterwards", all(p.running for p in suite.processes))
     return result
+
+
+# --- 8. The mailbox's IMAP server down for a minute -----------------------------
+
+
+def _deliver(server, raws: list[bytes]) -> None:
+    """Deliver straight into the Maildir, as the mail server's delivery agent does while IMAP is down."""
+    import os
+    import shutil
+
+    from tests.dovecot import USER
+
+    new = server.root / "mail" / USER / "Maildir" / "new"
+    for number, raw in enumerate(raws):
+        path = new / f"{time.time():.6f}.faults{number}.localhost"
+        path.write_bytes(raw)
+        shutil.chown(path, "dovecot", "dovecot")
+        os.chmod(path, 0o600)
+
+
+def mailbox_outage(suite: Suite, *, before: int = 60, during: int = 60, down: float = 60) -> Result:
+    """The beat reads mail each minute; the IMAP server stops mid-poll for `down` seconds while mail keeps coming."""
+    result = Result(
+        8,
+        "The mailbox's IMAP server down for a minute",
+        f"Dovecot stopped (every process killed) mid-poll for {down:.0f}s; {during} messages delivered meanwhile",
+    )
+    from feedback.models import InboundMessage, MailboxState
+    from tests import dovecot
+    from tests.mail_samples import email
+
+    suite.reset()
+    server = dovecot.Dovecot(suite.base / "dovecot").start()
+    suite.portal.env["MAILBOX_URL"] = server.url
+    try:
+        first = [email(message_id=f"<before-{n}@faults.example.nhs.uk>", text=f"View {n}.") for n in range(before)]
+        later = [email(message_id=f"<during-{n}@faults.example.nhs.uk>", text=f"View {n}.") for n in range(during)]
+        server.append(*first)
+        suite.start(web=False)
+        oracle._fresh()
+        # Stop the server as soon as the first poll has stored something: mid-poll, or just after it.
+        wait_for(lambda: (oracle._fresh(), InboundMessage.objects.exists())[1], timeout=90, interval=0.05)
+        stored_before = InboundMessage.objects.count()
+        server.stop()
+        stopped = time.time()
+        time.sleep(5)
+        _deliver(server, later)
+        time.sleep(max(0.0, down - (time.time() - stopped)))
+        errors_during = MailboxState.objects.exclude(last_error="").count()
+        server.start()
+        restarted = time.time()
+        total = before + during
+
+        def caught_up() -> bool:
+            oracle._fresh()
+            return InboundMessage.objects.count() >= total and server.count("INBOX") == 0
+
+        took = wait_for(caught_up, timeout=150)
+        oracle._fresh()
+        rows = InboundMessage.objects.count()
+        distinct = InboundMessage.objects.values("message_id").distinct().count()
+        result.figure("stored when the server stopped", f"{stored_before} of {before}")
+        result.figure("a poll failed while it was down", bool(errors_during))
+        result.figure("messages delivered / rows / distinct Message-IDs", f"{total} / {rows} / {distinct}")
+        result.figure("caught up after the restart", f"{took:.0f}s" if took is not None else "no")
+        result.figure("left in INBOX / in Processed", f"{server.count('INBOX')} / {server.count('Processed')}")
+        result.check(rows == total == distinct, f"{total} messages delivered but {rows} rows ({distinct} distinct)")
+        result.check(server.count("INBOX") == 0, "messages were left in INBOX after the restart")
+        result.check(took is not None and time.time() - restarted < 150, "the mailbox did not catch up")
+        result.check(all(p.running for p in suite.processes), "the worker or beat stopped")
+    finally:
+        suite.portal.env.pop("MAILBOX_URL", None)
+        suite.stop_portal()
+        server.stop()
+    return result

@@ -12,8 +12,11 @@ from django.db.models import F
 
 from feedback.models import (
     REFERENCE_ALPHABET,
+    Attachment,
     Element,
+    InboundMessage,
     Level,
+    MessageStatus,
     OrganisationType,
     OutgoingEmail,
     Region,
@@ -67,7 +70,8 @@ def test_it_adds_the_requested_number_of_submissions_each_with_one_to_three_view
     assert View.objects.count() == sum(per_submission.values())
     assert re.fullmatch(
         rf"Added 120 submissions, {View.objects.count()} views and {ThemeTag.objects.count()} theme tags "
-        r"in [\d.]+ seconds \([\d,]+ submissions a second\)\.\n",
+        r"in [\d.]+ seconds \([\d,]+ submissions a second\)\.\n"
+        r"Added 40 emails to the mailbox's sorting queue\.\n",
         output,
     )
 
@@ -215,3 +219,23 @@ def test_loading_side_by_side_on_postgresql_gives_the_same_data_as_loading_alone
     assert snapshot() == alone
     assert len(alone) == 1000
     assert ThemeTag.objects.count() == tags > 0
+
+
+def test_it_fills_the_mailbox_queue_with_mail_to_sort_and_some_automatic_mail():
+    output = seed(submissions=10, messages=120)
+
+    waiting = InboundMessage.objects.filter(status=MessageStatus.TO_SORT)
+    assert "Added 120 emails to the mailbox's sorting queue." in output
+    assert waiting.count() > 90
+    assert InboundMessage.objects.filter(status=MessageStatus.IGNORED).exists()
+    assert not InboundMessage.objects.filter(status=MessageStatus.QUARANTINED).exists()
+    assert all(message.sender_email and message.text for message in waiting)
+    assert Attachment.objects.filter(filename__endswith=".docx").exclude(text="").exists()
+    assert all(message.arrived_at <= NOW for message in InboundMessage.objects.all())
+
+
+def test_running_it_again_with_the_same_seed_adds_no_second_copy_of_its_mail():
+    seed(submissions=5, messages=30)
+    seed(submissions=5, messages=30)
+
+    assert InboundMessage.objects.count() == 30

@@ -23,7 +23,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from feedback.demo import THEMES, Generator
-from feedback.models import Submission, Theme, ThemeTag, View
+from feedback.demo_mail import MailGenerator
+from feedback.mail import store
+from feedback.models import MessageOrigin, Submission, Theme, ThemeTag, View
 
 COPY_CHUNK = 50_000
 BULK_CREATE_CHUNK = 5_000
@@ -41,15 +43,23 @@ class Command(BaseCommand):
         )
         parser.add_argument("--weeks", type=int, default=12, help="Spread over this many ISO weeks up to now.")
         parser.add_argument(
+            "--messages",
+            type=int,
+            default=40,
+            help="How many emails to put in the mailbox's sorting queue (some of them automatic mail, ignored).",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=min(2, os.cpu_count() or 1),
             help="PostgreSQL connections loading chunks side by side (default: up to 2).",
         )
 
-    def handle(self, *args, submissions: int, seed: int, weeks: int, workers: int, verbosity: int, **options):
-        if submissions < 0 or weeks < 1 or workers < 1:
-            raise CommandError("--submissions must be 0 or more, --weeks and --workers at least 1.")
+    def handle(
+        self, *args, submissions: int, seed: int, weeks: int, workers: int, messages: int, verbosity: int, **options
+    ):
+        if submissions < 0 or messages < 0 or weeks < 1 or workers < 1:
+            raise CommandError("--submissions and --messages must be 0 or more, --weeks and --workers at least 1.")
         started = time.monotonic()
         staff_ids = list(
             get_user_model()
@@ -101,6 +111,11 @@ class Command(BaseCommand):
                 f"Added {totals['submissions']:,} submissions, {totals['views']:,} views and {totals['tags']:,} "
                 f"theme tags in {seconds:.1f} seconds ({rate:,.0f} submissions a second)."
             )
+        # Mail waiting to be sorted, as the mailbox would have it (stored once: the same seed adds no copies).
+        mail = MailGenerator(seed=seed, weeks=weeks, now=timezone.now())
+        stored = sum(store(raw, origin=MessageOrigin.MAILBOX, arrived_at=at)[1] for raw, at in mail.messages(messages))
+        if verbosity and messages:
+            self.stdout.write(f"Added {stored:,} emails to the mailbox's sorting queue.")
 
     def _codebook(self) -> dict:
         """The demo theme codebook, made once and reused by later runs."""
