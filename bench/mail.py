@@ -1,0 +1,143 @@
+"""
+The mail import measure: `manage.py import_mail` of 10,000 realistic messages
+(feedback.demo_mail, a fixed seed: views in plain text and HTML, some with a
+Word attachment, and automatic mail) from an mbox file, against a ceiling of
+the standard library's parser plus a bare INSERT of the same fields (sender,
+subject, date, Message-ID, text, the raw message), one row and one commit a
+message, as the import does. Rounds alternate on emptied tables. Peak Python
+memory of the import is taken at 1,000 and 10,000 messages: it must stay flat.
+"""
+
+import mailbox
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import compat32
+from email.utils import parseaddr, parsedate_to_datetime
+from io import StringIO
+from pathlib import Path
+
+from harness import Result, alternate, at_most, median
+
+MESSAGES = 10_000
+SMALL = 1_000
+SEED = 2009
+
+BARE_TABLE = """CREATE TABLE IF NOT EXISTS bench_bare_message (
+    id bigserial PRIMARY KEY, message_id varchar(998) UNIQUE, sender varchar(254), subject varchar(500),
+    sent_at timestamptz, text text, raw bytea)"""
+BARE_INSERT = """INSERT INTO bench_bare_message (message_id, sender, subject, sent_at, text, raw)
+    VALUES (%s, %s, %s, %s, %s, %s)"""
+
+
+def write_mbox(folder: Path, count: int) -> Path:
+    from feedback.demo_mail import MailGenerator
+
+    path = folder / f"backlog-{count}.mbox"
+    box = mailbox.mbox(path)
+    for raw, _ in MailGenerator(seed=SEED, weeks=12, now=datetime(2009, 12, 21, tzinfo=UTC)).messages(count):
+        box.add(raw)
+    box.flush()
+    return path
+
+
+def empty() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE feedback_attachment, feedback_inboundmessage, bench_bare_message RESTART IDENTITY")
+
+
+def ceiling(path: Path) -> None:
+    """The least an import can do: parse each message, take its fields, insert one row, commit."""
+    from django.db import connection, transaction
+
+    box = mailbox.mbox(path, create=False)
+    with connection.cursor() as cursor:
+        for key in box.iterkeys():
+            raw = box.get_bytes(key)
+            message = message_from_bytes(raw, policy=compat32)
+            body = next((part for part in message.walk() if part.get_content_type() == "text/plain"), None)
+            payload = body.get_payload(decode=True) if body is not None else b""
+            with transaction.atomic():
+                cursor.execute(
+                    BARE_INSERT,
+                    [
+                        message.get("Message-ID", ""),
+                        parseaddr(message.get("From", ""))[1],
+                        str(message.get("Subject", ""))[:500],
+                        parsedate_to_datetime(message["Date"]) if message["Date"] else None,
+                        payload.decode("utf-8", "replace"),
+                        raw,
+                    ],
+                )
+
+
+def portal(path: Path) -> None:
+    from django.core.management import call_command
+
+    call_command("import_mail", str(path), stdout=StringIO())
+
+
+def peak_memory(path: Path) -> int:
+    empty()
+    tracemalloc.start()
+    portal(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def measure(*, rounds: int) -> list[Result]:
+    from django.db import connection
+    from django.db.models import Count
+
+    from feedback.models import InboundMessage, MessageStatus
+
+    with connection.cursor() as cursor:
+        cursor.execute(BARE_TABLE)
+    with tempfile.TemporaryDirectory(prefix="qipp-bench-mail-") as folder:
+        started = time.monotonic()
+        large, small = write_mbox(Path(folder), MESSAGES), write_mbox(Path(folder), SMALL)
+        print(f"  wrote {MESSAGES:,} and {SMALL:,} messages ({time.monotonic() - started:.0f} s)", flush=True)
+
+        def ceiling_round():
+            empty()
+            ceiling(large)
+
+        def portal_round():
+            empty()
+            portal(large)
+
+        ceilings, portals = alternate(rounds, ceiling_round, portal_round)
+        stored = InboundMessage.objects.count()
+        statuses = dict(InboundMessage.objects.order_by().values_list("status").annotate(n=Count("pk")))
+        memory = {SMALL: peak_memory(small), MESSAGES: peak_memory(large)}
+        empty()
+    ceiling_rate, portal_rate = MESSAGES / median(ceilings), MESSAGES / median(portals)
+    throughput = at_most(
+        2.0,
+        measure=f"import_mail, {MESSAGES:,} messages",
+        unit="s",
+        ceiling=median(ceilings),
+        portal=median(portals),
+        notes={
+            "messages a second (ceiling / portal)": f"{ceiling_rate:,.0f} / {portal_rate:,.0f}",
+            "rows stored": stored,
+            "by status": statuses,
+            "to sort": statuses.get(MessageStatus.TO_SORT, 0),
+        },
+    )
+    flat = at_most(
+        1.25,
+        measure="import_mail peak memory, 10,000 vs 1,000",
+        unit="MB",
+        ceiling=memory[SMALL] / 1e6,
+        portal=memory[MESSAGES] / 1e6,
+        notes={
+            "peak Python memory": f"{memory[SMALL] / 1e6:.1f} MB at 1,000, {memory[MESSAGES] / 1e6:.1f} MB at 10,000"
+        },
+    )
+    return [throughput, flat]
