@@ -44,10 +44,13 @@ def write_mbox(folder: Path, count: int) -> Path:
 
 
 def empty() -> None:
+    """Empty the messages (the mail measure runs first, so the outbox it cascades to is empty too)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE feedback_attachment, feedback_inboundmessage, bench_bare_message RESTART IDENTITY")
+        cursor.execute(
+            "TRUNCATE feedback_attachment, feedback_inboundmessage, bench_bare_message RESTART IDENTITY CASCADE"
+        )
 
 
 def ceiling(path: Path) -> None:

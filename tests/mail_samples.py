@@ -95,3 +95,43 @@ def nested(depth: int, text: str) -> bytes:
     for level in reversed(range(depth)):
         lines.append(f"--{boundary.format(level)}--")
     return "\r\n".join(lines).encode()
+
+
+def outlook_msg(body: str) -> bytes:
+    """
+    A minimal Outlook .msg: a compound file (OLE, version 3) holding one
+    stream, the Unicode body. Padded to 4,096 bytes so that it lives in
+    ordinary sectors rather than the mini stream.
+    """
+    import struct
+
+    end, free, fat_sector, no_stream = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    data = (body + " " * max(0, 2048 - len(body))).encode("utf-16-le")
+    data_sectors = -(-len(data) // 512)
+    fat = [fat_sector, end, *range(3, 2 + data_sectors), end]
+    fat += [free] * (128 - len(fat))
+
+    def entry(name: str, kind: int, *, child=no_stream, start=end, size=0) -> bytes:
+        encoded = (name + "\x00").encode("utf-16-le")
+        return (
+            encoded.ljust(64, b"\x00")
+            + struct.pack("<HBB3I", len(encoded), kind, 1, no_stream, no_stream, child)
+            + bytes(16 + 4 + 16)
+            + struct.pack("<IQ", start, size)
+        )
+
+    directory = (
+        entry("Root Entry", 5, child=1)
+        + entry("__substg1.0_1000001F", 2, start=2, size=len(data))
+        + (bytes(64) + struct.pack("<HBB3I", 0, 0, 0, no_stream, no_stream, no_stream) + bytes(48)) * 2
+    )
+    header = (
+        bytes.fromhex("D0CF11E0A1B11AE1")
+        + bytes(16)
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + bytes(6)
+        + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+        + struct.pack("<I", 0)
+        + struct.pack("<108I", *([free] * 108))
+    )
+    return header + struct.pack("<128I", *fat) + directory + data.ljust(data_sectors * 512, b"\x00")

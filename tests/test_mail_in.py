@@ -13,7 +13,7 @@ from feedback.mail import store
 from feedback.models import InboundMessage, MessageOrigin, MessageStatus
 from feedback.pdf import render_pdf
 
-from .mail_samples import docx, docx_bomb, email, nested
+from .mail_samples import docx, docx_bomb, email, nested, outlook_msg
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +119,7 @@ def test_attachments_are_kept_with_their_text_extracted():
             ("evidence.pdf", pdf, "application", "pdf"),
             ("forwarded.eml", inner, "application", "octet-stream"),
             ("photo.png", b"\x89PNG not really", "image", "png"),
+            ("outlook.msg", outlook_msg("The view in an Outlook message."), "application", "vnd.ms-outlook"),
         ]
     )
 
@@ -129,6 +130,7 @@ def test_attachments_are_kept_with_their_text_extracted():
     assert attachments["notes.txt"].text == "Plain notes."
     assert "Evidence from the pathway review." in attachments["evidence.pdf"].text
     assert attachments["forwarded.eml"].text == "The text of the forwarded message."
+    assert attachments["outlook.msg"].text == "The view in an Outlook message."
     assert attachments["photo.png"].text == ""
     assert "Not read" in attachments["photo.png"].note
     assert bytes(attachments["photo.png"].content) == b"\x89PNG not really"
