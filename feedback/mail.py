@@ -393,10 +393,6 @@ def store(raw: bytes, *, origin: MessageOrigin, arrived_at: datetime | None = No
         key, message_id = dedup_key(message, raw)
     except Exception:  # noqa: BLE001 - not even headers: keep the bytes, quarantined
         message, key, message_id = None, f"sha256:{hashlib.sha256(raw).hexdigest()}", ""
-    existing = InboundMessage.objects.filter(dedup_key=key).defer("raw").first()
-    if existing:
-        return existing, False
-
     arrived_at = min(arrived_at or (message and arrival(message)) or now, now)
     row = InboundMessage(
         dedup_key=key, message_id=message_id, raw=raw, size=len(raw), origin=origin, arrived_at=arrived_at
@@ -415,10 +411,11 @@ def store(raw: bytes, *, origin: MessageOrigin, arrived_at: datetime | None = No
         for name, value in result.fields.items():
             setattr(row, name, value)
         attachments = result.attachments
+    # No look-up first: most messages are new, and the unique key decides.
     try:
         _save(row, attachments)
     except IntegrityError:
-        # Stored by another reader at the same moment.
+        # Held already: read before, or stored by another reader at the same moment.
         return InboundMessage.objects.defer("raw").get(dedup_key=key), False
     except DatabaseError as error:
         # Something read from it does not fit: keep the bytes alone, quarantined.
@@ -438,8 +435,9 @@ def store(raw: bytes, *, origin: MessageOrigin, arrived_at: datetime | None = No
 
 
 def _save(row: InboundMessage, attachments: list[ReadAttachment]) -> None:
+    # A savepoint inside the mailbox poll's transaction, so a duplicate fails alone.
     with transaction.atomic():
-        row.save()
+        row.save(force_insert=True)
         Attachment.objects.bulk_create(
             Attachment(
                 message=row,

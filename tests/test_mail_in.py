@@ -303,3 +303,18 @@ def test_a_backlog_message_arrived_when_its_mail_server_received_it():
     message, _ = store(raw, origin=MessageOrigin.BACKLOG)
 
     assert message.arrived_at == datetime(2009, 11, 2, 10, 15, tzinfo=UTC)
+
+
+def test_import_mail_reads_each_mbox_message_exactly_as_the_standard_library_does(tmp_path):
+    path = tmp_path / "backlog.mbox"
+    box = mailbox.mbox(path)
+    raws = [email(text="From the start of a line, a quoted word.\n\nFrom here on."), *backlog(2)]
+    for raw in raws:
+        box.add(raw)
+    box.flush()
+    expected = [box.get_bytes(key) for key in box.iterkeys()]
+
+    import_mail(path)
+
+    stored = list(InboundMessage.objects.order_by("pk").values_list("raw", flat=True))
+    assert [bytes(raw) for raw in stored] == expected

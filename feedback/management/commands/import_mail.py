@@ -24,9 +24,38 @@ def messages_in(path: Path) -> tuple[int, Iterator[bytes]]:
         return len(files), (file.read_bytes() for file in files)
     if path.suffix.lower() == ".eml":
         return 1, iter([path.read_bytes()])
-    box = mailbox.mbox(path, factory=None, create=False)
-    keys = list(box.keys())
-    return len(keys), (box.get_bytes(key) for key in keys)
+    return _mbox_count(path), _mbox_messages(path)
+
+
+def _mbox_count(path: Path) -> int:
+    with path.open("rb") as file:
+        return sum(1 for line in file if line.startswith(b"From "))
+
+
+def _mbox_messages(path: Path) -> Iterator[bytes]:
+    """
+    Each message of an mbox file, read a line at a time, so memory stays flat
+    however long the file (the stdlib's reader keeps an index of every
+    message). Like it, a line starting "From " starts the next message; the
+    blank line before it belongs to neither.
+    """
+    lines: list[bytes] | None = None  # None until the first "From " line: anything before it is not mail
+    with path.open("rb") as file:
+        for line in file:
+            if line.startswith(b"From "):
+                if lines is not None:
+                    yield _without_separator(lines)
+                lines = []
+            elif lines is not None:
+                lines.append(line)
+    if lines is not None:
+        yield _without_separator(lines)
+
+
+def _without_separator(lines: list[bytes]) -> bytes:
+    if lines and lines[-1] in (b"\n", b"\r\n"):
+        lines = lines[:-1]
+    return b"".join(lines)
 
 
 class Command(BaseCommand):
