@@ -261,3 +261,15 @@ def test_digest_readers_cannot_see_mail_and_administrators_cannot_sort_it(client
     assert client.get(page(message)).status_code == 403
     assert client.post(page(message), two_views()).status_code == 403
     assert Submission.objects.count() == 0
+
+
+def test_a_sorted_submission_links_back_to_its_email_and_its_reply(client, make_staff, message):
+    make_staff("Policy reviewers", client=client)
+    client.post(page(message), two_views())
+    submission = Submission.objects.get()
+
+    body = client.get(reverse("admin:feedback_submission_change", args=[submission.pk])).content.decode()
+
+    assert f'href="{page(message)}"' in body
+    assert "Views on the QIPP challenge" in body
+    assert "Waiting to send after 0 attempt(s)" in body

@@ -22,10 +22,12 @@ from .. import audit, exports, imports
 from ..models import (
     AuditAction,
     EmailKind,
+    InboundMessage,
     Level,
     Note,
     OutgoingEmail,
     Principle,
+    Source,
     Status,
     Submission,
     ThemeTag,
@@ -171,6 +173,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         "consent_to_contact",
         "status_history",
         "acknowledgement",
+        "original_message",
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -178,7 +181,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         if self.can_see_personal_details(request):
             respondent = PERSONAL_FIELDS + respondent
         return [
-            (None, {"fields": ["reference", "status", "received_at", "source"]}),
+            (None, {"fields": ["reference", "status", "received_at", "source", "original_message"]}),
             ("Respondent", {"fields": respondent}),
             ("Principles and consents", {"fields": ["principle_list", "consent_to_quote", "consent_to_contact"]}),
             ("Status history", {"fields": ["status_history"]}),
@@ -253,13 +256,23 @@ class SubmissionAdmin(WorkspaceAdmin):
 
     @admin.display(description="acknowledgement")
     def acknowledgement(self, submission: Submission) -> str:
-        email = submission.emails.filter(kind=EmailKind.ACKNOWLEDGEMENT).first()
+        email = submission.emails.filter(kind__in=[EmailKind.ACKNOWLEDGEMENT, EmailKind.MAIL_REPLY]).first()
         if email is None:
+            if submission.source == Source.IMPORT:
+                return "None: imported responses are not acknowledged."
             return "None: no email address was given."
         text = f"{email.get_status_display()} after {email.attempts} attempt(s)"
         if email.last_error:
             text += f". Last error: {email.last_error}"
         return text
+
+    @admin.display(description="sent as")
+    def original_message(self, submission: Submission) -> str:
+        message = InboundMessage.objects.filter(submission=submission).only("pk", "subject").first()
+        if message is None:
+            return "Web form" if submission.source == Source.WEB else "Spreadsheet import"
+        url = reverse("admin:feedback_inboundmessage_change", args=[message.pk])
+        return format_html('The email <a href="{}">{}</a>', url, message.subject or "(no subject)")
 
     # Pages
 
