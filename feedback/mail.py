@@ -199,6 +199,9 @@ def pdf_text(data: bytes) -> str:
         timeout=PDF_SECONDS + 5,
         check=False,
     )
+    if result.returncode < 0 or b"MemoryError" in result.stderr:
+        # Stopped by its CPU or memory limit.
+        raise ValueError("it needs more time or memory than a PDF is allowed")
     if result.returncode != 0:
         reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ValueError(reason[-1] if reason else f"the reader stopped (exit status {result.returncode})")

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from feedback import mail
 from feedback.mail import store
 from feedback.models import InboundMessage, MessageOrigin, MessageStatus
 from feedback.pdf import render_pdf
@@ -166,6 +167,29 @@ def test_a_pdf_that_is_not_a_pdf_leaves_a_note_and_the_file():
     attachment = message.attachments.get()
     assert attachment.note.startswith("Could not be read")
     assert bytes(attachment.content) == b"%PDF-1.7 then nonsense"
+
+
+def test_a_long_pdf_is_read_only_as_far_as_the_page_cap(monkeypatch):
+    monkeypatch.setattr(mail, "MAX_PDF_PAGES", 2)
+    pages = "".join(f'<p style="break-after: page">Page {n} of the response.</p>' for n in range(1, 5))
+    pdf = render_pdf(f"<html><body>{pages}</body></html>")
+
+    attachment = stored(email(attachments=[("long.pdf", pdf, "application", "pdf")])).attachments.get()
+
+    assert "Page 2 of the response." in attachment.text
+    assert "Page 3" not in attachment.text
+    assert "[Only the first 2 pages were read.]" in attachment.text
+
+
+def test_a_pdf_that_takes_too_long_is_stopped_and_the_file_kept(monkeypatch):
+    monkeypatch.setattr(mail, "PDF_SECONDS", 0)
+    pdf = render_pdf("<html><body><p>Slow to read.</p></body></html>")
+
+    attachment = stored(email(attachments=[("slow.pdf", pdf, "application", "pdf")])).attachments.get()
+
+    assert attachment.text == ""
+    assert attachment.note == "Could not be read: it needs more time or memory than a PDF is allowed"
+    assert bytes(attachment.content) == pdf
 
 
 def test_nesting_fifty_levels_deep_is_read_as_far_as_the_cap():
