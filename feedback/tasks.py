@@ -10,7 +10,7 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from . import digests, mailbox, outbox
+from . import digests, mailbox, outbox, suggestions
 from .periods import Week
 
 logger = logging.getLogger(__name__)
@@ -63,3 +63,9 @@ def poll_mailbox_task() -> dict:
     except mailbox.MailboxUnavailable as error:
         logger.warning("Mailbox not read: %s", error)
         return {"error": str(error)}
+
+
+@shared_task
+def train_suggestions_task(element: str | None = None) -> dict:
+    """Retrain theme suggestions (one element, or all) and rewrite them for views nobody has coded. Safe to rerun."""
+    return suggestions.train_and_suggest([element] if element else None)

@@ -278,6 +278,7 @@ CELERY_TASK_ROUTES = {
     "feedback.tasks.compile_digest_task": {"queue": "digests"},
     "feedback.tasks.clear_expired_sessions_task": {"queue": "maintenance"},
     "feedback.tasks.poll_mailbox_task": {"queue": "mailbox"},
+    "feedback.tasks.train_suggestions_task": {"queue": "training"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
@@ -332,6 +333,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.clear_expired_sessions_task",
         "schedule": crontab(minute=40),
     },
+    # Nightly at half past two: retrain each element's theme suggestions on
+    # the tags people confirmed, and rewrite the suggestions for uncoded views.
+    "train-suggestions": {
+        "task": "feedback.tasks.train_suggestions_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
     # Every minute: read new mail from MAILBOX_URL (does nothing when unset).
     # A poll that is still running holds the folder; the next one skips it.
     "poll-mailbox": {
@@ -340,6 +347,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
 }
+
+# A theme is suggested by the machine only once people have confirmed it on this many views.
+QIPP_SUGGESTION_MIN_EXAMPLES = env.int("QIPP_SUGGESTION_MIN_EXAMPLES", default=20)
+if QIPP_SUGGESTION_MIN_EXAMPLES < 5:
+    raise ImproperlyConfigured("QIPP_SUGGESTION_MIN_EXAMPLES must be at least 5: fewer teaches a model nothing.")
 
 # The mailbox views are sent to: imaps://user:password@host/INBOX. Unset, no mail is read.
 MAILBOX_URL = env.str("MAILBOX_URL", default="")

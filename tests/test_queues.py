@@ -29,6 +29,7 @@ ONE_TASK_PER_QUEUE = {
     "digests": (tasks.compile_digest_task, ("2026-W47",)),
     "maintenance": (tasks.clear_expired_sessions_task, ()),
     "mailbox": (tasks.poll_mailbox_task, ()),
+    "training": (tasks.train_suggestions_task, ()),
 }
 
 

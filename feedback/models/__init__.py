@@ -41,7 +41,15 @@ from .submissions import (
     new_reference,
     normalise_reference,
 )
-from .themes import Theme, ThemeQuerySet, ThemeTag, ThemeTagQuerySet, confirmed_tags
+from .themes import (
+    RejectedSuggestion,
+    SuggestionModel,
+    Theme,
+    ThemeQuerySet,
+    ThemeTag,
+    ThemeTagQuerySet,
+    confirmed_tags,
+)
 from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
@@ -76,6 +84,7 @@ __all__ = [
     "OutgoingEmailQuerySet",
     "Principle",
     "Region",
+    "RejectedSuggestion",
     "Role",
     "Source",
     "Stance",
@@ -84,6 +93,7 @@ __all__ = [
     "SubmissionManager",
     "SubmissionQuerySet",
     "Subscription",
+    "SuggestionModel",
     "SubscriptionQuerySet",
     "Theme",
     "ThemeQuerySet",

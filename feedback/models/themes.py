@@ -95,6 +95,9 @@ class ThemeTag(models.Model):
     assigned_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     confirmed_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # For a machine's suggestion: how sure the model was (0 to 1), and which model it was.
+    confidence = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=60, blank=True)
 
     objects = ThemeTagQuerySet.as_manager()
 
@@ -116,3 +119,57 @@ class ThemeTag(models.Model):
         self.confirmed_by = by
         self.save(update_fields=["confirmed_by"])
         return True
+
+    def reject(self, *, by) -> bool:
+        """
+        A person turns a machine's suggestion down: it goes, and no model ever
+        proposes this theme for this view again. False for a tag a person stands behind.
+        """
+        if self.is_confirmed:
+            return False
+        with transaction.atomic():
+            RejectedSuggestion.objects.get_or_create(
+                view_id=self.view_id, theme_id=self.theme_id, defaults={"rejected_by": by}
+            )
+            self.delete()
+        return True
+
+
+class RejectedSuggestion(models.Model):
+    """A theme a person said does not fit a view: never suggested for it again, whatever the model."""
+
+    view = models.ForeignKey(View, on_delete=models.CASCADE, related_name="rejected_suggestions")
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="rejected_suggestions")
+    rejected_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    rejected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["view", "theme"], name="rejected_suggestion_once")]
+
+    def __str__(self) -> str:
+        return f"{self.theme} rejected for {self.view}"
+
+
+class SuggestionModel(models.Model):
+    """
+    One element's trained theme classifier: the fitted pipeline, the themes
+    it may suggest (those with enough confirmed examples), and how well it
+    agreed with people on tags it did not train on.
+    """
+
+    element = models.CharField(max_length=20, choices=Element)
+    version = models.CharField(max_length=60, unique=True)
+    trained_at = models.DateTimeField(default=timezone.now)
+    # Theme ids, in the order of the classifier's outputs.
+    themes = models.JSONField(default=list)
+    views = models.PositiveIntegerField(help_text="Coded views it learned from.")
+    # Agreement with people on the held-out share (feedback.agreement.Agreement, as a dict).
+    metrics = models.JSONField(default=dict)
+    pipeline = models.BinaryField(editable=False)
+
+    class Meta:
+        ordering = ["element", "-trained_at"]
+        get_latest_by = "trained_at"
+
+    def __str__(self) -> str:
+        return self.version
