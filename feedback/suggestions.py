@@ -125,20 +125,18 @@ def suggest(model: SuggestionModel) -> int:
     fitted = load(model)
     themes = model.themes
     active = set(Theme.objects.filter(pk__in=themes, retired_at__isnull=True).values_list("pk", flat=True))
-    uncoded = (
+    uncoded = list(
         View.objects.filter(element=model.element)
         .exclude(Exists(ThemeTag.objects.filter(confirmed_tags(), view=OuterRef("pk"))))
         .order_by("pk")
-        .values_list("pk", "text")
+        .values_list("pk", flat=True)
     )
-    written, batch = 0, []
-    for row in uncoded.iterator(chunk_size=CHUNK):
-        batch.append(row)
-        if len(batch) == CHUNK:
-            written += _write(model, fitted, themes, active, batch)
-            batch = []
-    if batch:
-        written += _write(model, fitted, themes, active, batch)
+    written = 0
+    # Ids first, then each chunk's text: writing a chunk commits, which would close a cursor still being read.
+    for start in range(0, len(uncoded), CHUNK):
+        ids = uncoded[start : start + CHUNK]
+        texts = dict(View.objects.filter(pk__in=ids).values_list("pk", "text"))
+        written += _write(model, fitted, themes, active, [(pk, texts[pk]) for pk in ids])
     return written
 
 

@@ -22,6 +22,7 @@ from ..models import (
     confirmed_tags,
 )
 from .base import LabelledTabularInline, WorkspaceAdmin
+from .workbench import WorkbenchPages
 
 # --- Views and their themes --------------------------------------------------
 
@@ -53,16 +54,19 @@ class ThemeTagInline(LabelledTabularInline):
 
 
 @admin.register(View)
-class ViewAdmin(WorkspaceAdmin):
-    """A view's page, reached from its submission: where reviewers tag themes."""
+class ViewAdmin(WorkbenchPages, WorkspaceAdmin):
+    """A view's page, reached from its submission, and the workbench where reviewers code views fast."""
 
     fields = ["submission_link", "element", "level", "text"]
     readonly_fields = fields
     inlines = [ThemeTagInline]
 
     def get_model_perms(self, request):
-        # Reached from submissions, not listed on its own.
+        # Reached from submissions and the workbench, not listed on its own.
         return {}
+
+    def get_urls(self):
+        return [*self.workbench_urls(), *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         return HttpResponseRedirect(reverse("admin:feedback_submission_changelist"))

@@ -42,6 +42,7 @@ from .submissions import (
     normalise_reference,
 )
 from .themes import (
+    CodingClaim,
     RejectedSuggestion,
     SuggestionModel,
     Theme,
@@ -65,6 +66,7 @@ __all__ = [
     "Attachment",
     "AuditAction",
     "AuditEvent",
+    "CodingClaim",
     "Digest",
     "DigestQuerySet",
     "DigestStatus",

@@ -173,3 +173,14 @@ class SuggestionModel(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+
+class CodingClaim(models.Model):
+    """Who is coding a view on the workbench, until when: two reviewers never get the same view at once."""
+
+    view = models.OneToOneField(View, on_delete=models.CASCADE, related_name="coding_claim")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.view} until {self.until:%H:%M}"

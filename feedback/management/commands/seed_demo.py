@@ -30,6 +30,7 @@ from feedback.models import MessageOrigin, Submission, Theme, ThemeTag, View
 COPY_CHUNK = 50_000
 BULK_CREATE_CHUNK = 5_000
 
+TAG_COLUMNS = ["view", "theme", "stance", "assigned_by", "confirmed_by", "created_at", "confidence", "model_version"]
 CODEBOOK_DESCRIPTIONS = "Views on {name}, a theme under {element}."
 
 
@@ -256,9 +257,9 @@ class CopyWriter:
             self._copy(
                 cursor,
                 ThemeTag,
-                ["view", "theme", "stance", "assigned_by", "confirmed_by", "created_at"],
+                TAG_COLUMNS,
                 (
-                    (view_ids[index], theme, stance, _csv(by), NULL, created_at.isoformat())
+                    (view_ids[index], theme, stance, _csv(by), NULL, created_at.isoformat(), NULL, "")
                     for index, theme, stance, by, created_at in tags
                 ),
             )

@@ -1,0 +1,163 @@
+"""
+The workbench: coding views one at a time, fast. A queue chosen by filters
+(element, state, level, theme, week, region), oldest first; the view with its
+element's codebook and the machine's suggestions; each action saves at once
+and moves on to the next view nobody else holds.
+
+Mixed into ViewAdmin (admin/themes.py), so its pages live under
+/admin/feedback/view/workbench/.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from .. import audit, coding
+from ..clients import client_ip
+from ..models import (
+    AuditAction,
+    Element,
+    Level,
+    Region,
+    Stance,
+    Status,
+    SuggestionModel,
+    Theme,
+    View,
+)
+from ..periods import week_of
+from .base import PERSONAL_DETAILS_PERMISSION
+
+CODING_PERMISSION = "feedback.add_themetag"
+HISTORY = 20
+
+
+class WorkbenchPages:
+    """The workbench's pages, for a ModelAdmin of View."""
+
+    def workbench_urls(self) -> list:
+        return [
+            path("workbench/", self.admin_site.admin_view(self.workbench_view), name="feedback_view_workbench"),
+            path(
+                "workbench/<int:view_id>/",
+                self.admin_site.admin_view(self.coding_view),
+                name="feedback_view_coding",
+            ),
+        ]
+
+    def _allowed(self, request: HttpRequest) -> None:
+        if not request.user.has_perm(CODING_PERMISSION):
+            raise PermissionDenied
+
+    def workbench_view(self, request: HttpRequest) -> HttpResponse:
+        """The queue's first page: choose filters, then go to the oldest view nobody holds."""
+        self._allowed(request)
+        queue = coding.Queue.from_query(request.GET)
+        if "start" in request.GET:
+            return self._next(request, queue)
+        return TemplateResponse(request, "admin/feedback/view/workbench.html", self._context(request, queue))
+
+    def coding_view(self, request: HttpRequest, view_id: int) -> HttpResponse:
+        self._allowed(request)
+        queue = coding.Queue.from_query(request.GET)
+        view = get_object_or_404(View.objects.select_related("submission"), pk=view_id)
+        now = timezone.now()
+        if request.method == "POST":
+            return self._act(request, queue, view)
+        if not coding.claim(view, user=request.user, now=now):
+            other = coding.holder(view, now=now)
+            messages.info(
+                request, f"{other.get_username() if other else 'Someone'} is coding that view: here is the next one."
+            )
+            return self._next(request, queue, skip={view.pk})
+        context = self._context(request, queue, view=view)
+        if context["personal"] and (view.submission.name or view.submission.email):
+            audit.record(AuditAction.VIEWED_PERSONAL_DETAILS, request=request, submission=view.submission)
+        return TemplateResponse(request, "admin/feedback/view/workbench.html", context)
+
+    def _act(self, request: HttpRequest, queue: coding.Queue, view: View) -> HttpResponse:
+        action = request.POST.get("action", "save")
+        ip = client_ip(request)
+        if action == "save":
+            chosen = {
+                int(value): request.POST.get(f"stance-{value}", "")
+                for value in request.POST.getlist("theme")
+                if value.isdigit() and len(value) < 12
+            }
+            coding.code(view, by=request.user, chosen=chosen, ip=ip)
+        elif action == "confirm":
+            confirmed = coding.confirm_suggestions(view, by=request.user, ip=ip)
+            messages.success(request, f"Confirmed {confirmed} suggestion(s).")
+        elif action == "flag":
+            view.submission.set_status(Status.FLAGGED, by=request.user, ip=ip)
+            messages.success(request, f"Flagged submission {view.submission.reference}.")
+            return HttpResponseRedirect(self._coding_url(view, queue))
+        elif action == "skip":
+            coding.release(view, user=request.user)
+            skipped = request.session.get("workbench_skipped", [])[-HISTORY:]
+            request.session["workbench_skipped"] = [*skipped, view.pk]
+            return self._next(request, queue, skip=set(request.session["workbench_skipped"]))
+        else:
+            raise Http404
+        history = [pk for pk in request.session.get("workbench_done", []) if pk != view.pk][-HISTORY:]
+        request.session["workbench_done"] = [*history, view.pk]
+        return self._next(request, queue, skip={view.pk} | set(request.session.get("workbench_skipped", [])))
+
+    def _next(self, request: HttpRequest, queue: coding.Queue, *, skip=frozenset()) -> HttpResponse:
+        view = coding.claim_next(queue, user=request.user, now=timezone.now(), skip=frozenset(skip))
+        if view is None:
+            messages.success(request, "Nothing left in this queue.")
+            return HttpResponseRedirect(reverse("admin:feedback_view_workbench") + "?" + urlencode(queue.as_query()))
+        return HttpResponseRedirect(self._coding_url(view, queue))
+
+    def _coding_url(self, view: View, queue: coding.Queue) -> str:
+        return reverse("admin:feedback_view_coding", args=[view.pk]) + "?" + urlencode(queue.as_query())
+
+    def _context(self, request: HttpRequest, queue: coding.Queue, *, view: View | None = None) -> dict:
+        themes = list(Theme.objects.active().for_element(queue.element if view is None else view.element))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Workbench: {Element(queue.element).label}",
+            "queue": queue,
+            "query": urlencode(queue.as_query()),
+            "elements": Element.choices,
+            "states": list(coding.STATES.items()),
+            "levels": Level.choices,
+            "regions": Region.choices,
+            "themes": themes,
+            "this_week": week_of(timezone.now()).label,
+            "agreement": self._agreement(queue.element),
+            "waiting": queue.views().count(),
+        }
+        if view is not None:
+            tags = {tag.theme_id: tag for tag in view.tags.all()}
+            left, total = queue.position(view)
+            done = request.session.get("workbench_done", [])
+            previous = next((pk for pk in reversed(done) if pk != view.pk), None)
+            context |= {
+                "view": view,
+                "submission": view.submission,
+                "personal": request.user.has_perm(PERSONAL_DETAILS_PERMISSION),
+                "rows": [
+                    {"number": number, "theme": theme, "tag": tags.get(theme.pk)}
+                    for number, theme in enumerate(themes, start=1)
+                ],
+                "stances": Stance.choices,
+                "left": left,
+                "total": total,
+                "previous_url": self._coding_url(View(pk=previous), queue) if previous else "",
+                "suggested": sum(1 for tag in tags.values() if not tag.is_confirmed),
+            }
+        return context
+
+    def _agreement(self, element: str) -> dict | None:
+        model = SuggestionModel.objects.filter(element=element).defer("pipeline").first()
+        if model is None:
+            return None
+        return {"version": model.version, "trained_at": model.trained_at, **model.metrics}

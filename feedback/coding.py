@@ -1,0 +1,179 @@
+"""
+Coding views on the workbench: the queue a reviewer works through, the short
+claim that keeps two reviewers off the same view, and saving one view's
+themes (confirming the machine's suggestions a person kept, remembering the
+ones they turned down).
+"""
+
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from .models import (
+    AuditAction,
+    AuditEvent,
+    CodingClaim,
+    Element,
+    Level,
+    Region,
+    Stance,
+    Theme,
+    ThemeTag,
+    View,
+    confirmed_tags,
+)
+from .periods import Week
+
+# Long enough to read a view and decide; a reviewer who walks away frees it soon.
+CLAIM_FOR = timedelta(minutes=3)
+STATES = {
+    "untagged": "Not yet coded",
+    "suggested": "With machine suggestions",
+    "all": "All views",
+}
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The views a reviewer works through, oldest first, chosen by filters (as they appear in the address)."""
+
+    element: str = Element.PRIORITISATION
+    state: str = "untagged"
+    level: str = ""
+    theme: str = ""
+    week: str = ""
+    region: str = ""
+
+    @classmethod
+    def from_query(cls, query) -> "Queue":
+        """From a request's GET; anything that is not a known value is left out."""
+        wanted = {field.name: str(query.get(field.name, "")).strip()[:20] for field in fields(cls)}
+        if wanted["element"] not in Element.values:
+            wanted["element"] = Element.PRIORITISATION
+        if wanted["state"] not in STATES:
+            wanted["state"] = "untagged"
+        if wanted["level"] not in Level.values:
+            wanted["level"] = ""
+        if wanted["region"] not in Region.values:
+            wanted["region"] = ""
+        if not wanted["theme"].isdigit():
+            wanted["theme"] = ""
+        try:
+            Week.parse(wanted["week"])
+        except ValueError:
+            wanted["week"] = ""
+        return cls(**wanted)
+
+    def as_query(self) -> dict:
+        return {field.name: getattr(self, field.name) for field in fields(self) if getattr(self, field.name)}
+
+    def views(self) -> QuerySet:
+        views = View.objects.filter(element=self.element)
+        people = ThemeTag.objects.filter(confirmed_tags(), view=OuterRef("pk"))
+        machine = ThemeTag.objects.filter(view=OuterRef("pk"), assigned_by__isnull=True, confirmed_by__isnull=True)
+        if self.state == "untagged":
+            views = views.exclude(Exists(people))
+        elif self.state == "suggested":
+            views = views.filter(Exists(machine))
+        if self.level:
+            views = views.filter(level=self.level)
+        if self.theme:
+            views = views.filter(tags__theme_id=int(self.theme))
+        if self.week:
+            week = Week.parse(self.week)
+            views = views.filter(submission__received_at__gte=week.start, submission__received_at__lt=week.end)
+        if self.region:
+            views = views.filter(submission__region=self.region)
+        return views.order_by("submission__received_at", "pk")
+
+    def position(self, view: View) -> tuple[int, int]:
+        """(how many are left, this view included, from here on; how many the queue holds)."""
+        views = self.views()
+        received = view.submission.received_at
+        later = Q(submission__received_at__gt=received) | Q(submission__received_at=received, pk__gte=view.pk)
+        return views.filter(later).count(), views.count()
+
+
+def claim_next(queue: Queue, *, user, now: datetime, skip: frozenset[int] = frozenset()) -> View | None:
+    """The oldest view in the queue that nobody else holds, claimed for `user`; None when the queue is done."""
+    held_by_others = CodingClaim.objects.filter(view=OuterRef("pk"), until__gt=now).exclude(user=user)
+    candidates = queue.views().exclude(Exists(held_by_others)).exclude(pk__in=skip)
+    for view in candidates.select_related("submission")[:20]:
+        if claim(view, user=user, now=now):
+            return view
+    return None
+
+
+def claim(view: View, *, user, now: datetime) -> bool:
+    """Hold `view` for `user` for CLAIM_FOR; False if someone else holds it."""
+    until = now + CLAIM_FOR
+    if CodingClaim.objects.filter(view=view).filter(Q(until__lte=now) | Q(user=user)).update(user=user, until=until):
+        return True
+    try:
+        with transaction.atomic():
+            CodingClaim.objects.create(view=view, user=user, until=until)
+    except IntegrityError:
+        return False
+    return True
+
+
+def holder(view: View, *, now: datetime):
+    """Who else holds the view now, or None."""
+    found = CodingClaim.objects.filter(view=view, until__gt=now).select_related("user").first()
+    return found.user if found else None
+
+
+def release(view: View, *, user) -> None:
+    CodingClaim.objects.filter(view=view, user=user).delete()
+
+
+def code(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bool:
+    """
+    Give the view exactly the themes in `chosen` ({theme id: stance}). A
+    suggestion kept is confirmed; one left out is rejected (and never comes
+    back); a person's tag left out is removed. Recorded if anything changed.
+    """
+    themes = set(Theme.objects.active().for_element(view.element).filter(pk__in=chosen).values_list("pk", flat=True))
+    with transaction.atomic():
+        existing = {tag.theme_id: tag for tag in view.tags.select_related("theme").select_for_update()}
+        before = sorted(str(tag) for tag in existing.values())
+        for theme_id in themes:
+            stance = chosen[theme_id] if chosen[theme_id] in Stance.values else ""
+            tag = existing.get(theme_id)
+            if tag is None:
+                ThemeTag.objects.create(view=view, theme_id=theme_id, stance=stance, assigned_by=by)
+            elif not tag.is_confirmed or tag.stance != stance:
+                tag.stance = stance
+                if not tag.is_confirmed:
+                    tag.confirmed_by = by
+                tag.save(update_fields=["stance", "confirmed_by"])
+        for theme_id, tag in existing.items():
+            if theme_id not in themes:
+                if tag.is_confirmed:
+                    tag.delete()
+                else:
+                    tag.reject(by=by)
+        after = sorted(str(tag) for tag in view.tags.select_related("theme"))
+        changed = before != after or any(not tag.is_confirmed for tag in existing.values() if tag.theme_id in themes)
+        if changed:
+            AuditEvent.objects.record(
+                AuditAction.THEMES_CHANGED,
+                by=by,
+                ip=ip,
+                submission=view.submission,
+                view=view.position,
+                before=before,
+                after=after,
+            )
+        release(view, user=by)
+    return changed
+
+
+def confirm_suggestions(view: View, *, by, ip: str | None = None) -> int:
+    """Stand behind every suggestion on the view, as they are. Returns how many."""
+    chosen = {tag.theme_id: tag.stance for tag in view.tags.all()}
+    suggested = view.tags.filter(assigned_by__isnull=True, confirmed_by__isnull=True).count()
+    code(view, by=by, chosen=chosen, ip=ip)
+    return suggested
