@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db.models import Count, Prefetch, Q
 from django.urls import reverse
 
-from .models import Element, Level, Status, Submission, View
+from .models import Element, Level, Status, Submission, SuggestionModel, View
 from .periods import Week, week_of
 
 NEWEST_UNREAD = 10
@@ -237,3 +237,19 @@ def _scale(maximum: int) -> tuple[int, int]:
 
 def _n(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
+
+
+def agreement() -> list[dict]:
+    """
+    For each element with a trained model, how far its suggestions agreed with
+    people on the tags it did not learn from (the newest model). One query.
+    """
+    newest: dict[str, dict] = {}
+    models = SuggestionModel.objects.order_by("-trained_at").values("element", "version", "trained_at", "metrics")
+    for model in models[:200]:
+        newest.setdefault(model["element"], model)
+    return [
+        {"label": element.label, **newest[element]["metrics"], "version": newest[element]["version"]}
+        for element in Element
+        if element in newest
+    ]

@@ -168,3 +168,14 @@ def test_a_person_cannot_reject_a_tag_a_person_gave(coded):
 
     assert not given.reject(by=reviewer)
     assert ThemeTag.objects.filter(pk=given.pk).exists()
+
+
+def test_the_dashboard_prints_each_elements_agreement_from_its_newest_model(client, make_staff, coded):
+    train()
+    make_staff("Digest readers", client=client)
+    metrics = SuggestionModel.objects.get().metrics
+
+    page = client.get("/admin/").content.decode()
+
+    assert "Machine suggestions and reviewers" in page
+    assert f"{metrics['positive_agreement']:.2f}" in page and f"{metrics['kappa']:.2f}" in page

@@ -194,3 +194,23 @@ def test_a_claim_lapses_when_the_reviewer_walks_away(make_staff, queue):
 
     with time_machine.travel(now + coding.CLAIM_FOR + timedelta(seconds=5)):
         assert coding.claim(views[0], user=second, now=timezone.now())
+
+
+def test_a_lead_adds_a_theme_from_the_workbench_and_a_reviewer_cannot(client, make_staff, queue):
+    views, _ = queue
+    lead = make_staff("Policy leads", client=client)
+
+    response = client.post(
+        coding_url(views[0]), {"action": "add_theme", "name": "  Protected  time ", "description": "x"}
+    )
+    again = client.post(coding_url(views[0]), {"action": "add_theme", "name": "Protected time"}, follow=True)
+
+    theme = Theme.objects.get(name="Protected time")
+    assert (theme.element, theme.created_by) == (Element.LEADERSHIP, lead)
+    assert response.url.startswith(coding_url(views[0]))
+    assert "already has a theme called Protected time" in again.content.decode()
+    assert "Protected time" in client.get(coding_url(views[0])).content.decode()
+    client.logout()
+    make_staff("Policy reviewers", client=client)
+    assert client.post(coding_url(views[0]), {"action": "add_theme", "name": "Sneaky"}).status_code == 403
+    assert not Theme.objects.filter(name="Sneaky").exists()

@@ -49,5 +49,6 @@ class PortalAdminSite(admin.AdminSite):
         extra_context = extra_context or {}
         if request.user.has_perm("feedback.view_dashboard"):
             extra_context["dashboard"] = dashboard.summary(now=timezone.now())
+            extra_context["agreement"] = dashboard.agreement()
             extra_context["can_see_submissions"] = request.user.has_perm("feedback.view_submission")
         return super().index(request, extra_context)

@@ -10,6 +10,7 @@ Mixed into ViewAdmin (admin/themes.py), so its pages live under
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -97,6 +98,8 @@ class WorkbenchPages:
             view.submission.set_status(Status.FLAGGED, by=request.user, ip=ip)
             messages.success(request, f"Flagged submission {view.submission.reference}.")
             return HttpResponseRedirect(self._coding_url(view, queue))
+        elif action == "add_theme":
+            return self._add_theme(request, queue, view)
         elif action == "skip":
             coding.release(view, user=request.user)
             skipped = request.session.get("workbench_skipped", [])[-HISTORY:]
@@ -107,6 +110,26 @@ class WorkbenchPages:
         history = [pk for pk in request.session.get("workbench_done", []) if pk != view.pk][-HISTORY:]
         request.session["workbench_done"] = [*history, view.pk]
         return self._next(request, queue, skip={view.pk} | set(request.session.get("workbench_skipped", [])))
+
+    def _add_theme(self, request: HttpRequest, queue: coding.Queue, view: View) -> HttpResponse:
+        """A lead adds a theme to the element's codebook without leaving the view."""
+        if not request.user.has_perm("feedback.add_theme"):
+            raise PermissionDenied
+        name = " ".join(request.POST.get("name", "").split())[:100]
+        description = request.POST.get("description", "").strip()[:1000]
+        if not name:
+            messages.error(request, "Give the new theme a name.")
+        else:
+            try:
+                with transaction.atomic():
+                    Theme.objects.create(
+                        element=view.element, name=name, description=description, created_by=request.user
+                    )
+            except IntegrityError:
+                messages.error(request, f"{Element(view.element).label} already has a theme called {name}.")
+            else:
+                messages.success(request, f"Added the theme {name} to the codebook.")
+        return HttpResponseRedirect(self._coding_url(view, queue))
 
     def _next(self, request: HttpRequest, queue: coding.Queue, *, skip=frozenset()) -> HttpResponse:
         view = coding.claim_next(queue, user=request.user, now=timezone.now(), skip=frozenset(skip))

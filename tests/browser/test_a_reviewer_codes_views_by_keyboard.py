@@ -17,6 +17,11 @@ def reviewer():
 
 
 @pytest.fixture
+def lead():
+    return staff_with_app("Policy leads", "ria.shah", email="ria.shah@example.nhs.uk")
+
+
+@pytest.fixture
 def ten_views():
     themes = [Theme.objects.create(element=Element.LEADERSHIP, name=n) for n in ("Boards", "Clinicians", "Culture")]
     views = [
@@ -55,8 +60,9 @@ def test_a_reviewer_codes_ten_views_with_the_keyboard_alone(open_browser, check,
     assert all(tag.assigned_by == user for tag in tags)
 
 
-def test_single_key_shortcuts_can_be_turned_off_and_stay_off(open_browser, check, reviewer, ten_views):
-    user, device = reviewer
+def test_single_key_shortcuts_can_be_turned_off_and_stay_off(open_browser, check, lead, ten_views):
+    # A lead, so the page also shows the form that adds a theme.
+    user, device = lead
     page = open_browser()
     sign_in(page, user, device, then=QUEUE)
     follow(page, "button:has-text('Code this queue')")
@@ -70,7 +76,10 @@ def test_single_key_shortcuts_can_be_turned_off_and_stay_off(open_browser, check
     assert not page.locator("kbd").first.is_visible(), "no shortcut is shown while they are off"
     page.reload()
     assert not page.locator("#shortcuts-toggle").is_checked(), "the choice is kept"
-    check.page(page, "shortcuts-off")
+    page.locator("#new-theme-name").fill("Protected time")
+    follow(page, "button:has-text('Add the theme')")
+    assert "Added the theme Protected time to the codebook." in page.content()
+    check.page(page, "shortcuts-off-with-a-new-theme")
 
 
 def test_without_javascript_the_workbench_is_a_plain_form(open_browser, check, reviewer, ten_views):
