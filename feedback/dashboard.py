@@ -245,7 +245,11 @@ def agreement() -> list[dict]:
     people on the tags it did not learn from (the newest model). One query.
     """
     newest: dict[str, dict] = {}
-    models = SuggestionModel.objects.order_by("-trained_at").values("element", "version", "trained_at", "metrics")
+    models = (
+        SuggestionModel.objects.filter(kind=SuggestionModel.THEMES)
+        .order_by("-trained_at")
+        .values("element", "version", "trained_at", "metrics")
+    )
     for model in models[:200]:
         newest.setdefault(model["element"], model)
     return [

@@ -18,6 +18,7 @@ import io
 import logging
 import random
 from collections import Counter, defaultdict
+from functools import lru_cache
 
 import joblib
 from django.conf import settings
@@ -104,10 +105,11 @@ def train(element: str, *, now=None) -> SuggestionModel | None:
     fitted.fit(texts, matrix)
     buffer = io.BytesIO()
     joblib.dump(fitted, buffer, compress=3)
-    number = SuggestionModel.objects.filter(element=element).count() + 1
+    number = SuggestionModel.objects.filter(kind=SuggestionModel.THEMES, element=element).count() + 1
     return SuggestionModel.objects.create(
+        kind=SuggestionModel.THEMES,
         element=element,
-        version=f"{element}-{number}-{now:%Y%m%d%H%M%S}",
+        version=f"{element}-{number}-{now:%Y%m%d%H%M%S%f}",
         trained_at=now,
         themes=themes,
         views=len(ids),
@@ -118,6 +120,12 @@ def train(element: str, *, now=None) -> SuggestionModel | None:
 
 def load(model: SuggestionModel):
     return joblib.load(io.BytesIO(bytes(model.pipeline)))
+
+
+@lru_cache(maxsize=4)
+def _loaded(version: str):
+    """A stored model, loaded once per process (pages ask for the same newest model again and again)."""
+    return load(SuggestionModel.objects.get(version=version))
 
 
 def suggest(model: SuggestionModel) -> int:
@@ -157,9 +165,88 @@ def _write(model: SuggestionModel, fitted, themes: list[int], active: set[int], 
     return len(tags)
 
 
+# --- The element and level of a text that has none (mail being sorted) --------
+
+# The newest views people placed (respondents on the form, reviewers sorting mail) teach it.
+TEXT_MODEL_VIEWS = 50_000
+MIN_PER_CLASS = 20
+
+
+def text_pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000),
+        LogisticRegression(max_iter=1000, C=4.0, class_weight="balanced"),
+    )
+
+
+def train_text_model(kind: str, *, now=None) -> SuggestionModel | None:
+    """Which element a text is about (kind ELEMENT), or which level a prioritisation text names (LEVEL)."""
+    from sklearn.metrics import accuracy_score, cohen_kappa_score
+
+    now = now or timezone.now()
+    views = View.objects.order_by("-pk")
+    if kind == SuggestionModel.LEVEL:
+        views = views.filter(element=Element.PRIORITISATION)
+    field = "element" if kind == SuggestionModel.ELEMENT else "level"
+    rows = list(views.values_list("text", field)[:TEXT_MODEL_VIEWS])
+    counts = Counter(label for _, label in rows)
+    classes = sorted(label for label, count in counts.items() if count >= MIN_PER_CLASS)
+    rows = [(text, label) for text, label in rows if label in classes]
+    if len(classes) < 2:
+        return None
+    order = list(range(len(rows)))
+    random.Random(f"{kind}:{len(rows)}").shuffle(order)  # noqa: S311 - a reproducible split, not a secret
+    cut = max(1, int(len(order) * HELD_OUT_SHARE))
+    held, kept = order[:cut], order[cut:]
+    measured = text_pipeline().fit([rows[i][0] for i in kept], [rows[i][1] for i in kept])
+    truth, guessed = [rows[i][1] for i in held], list(measured.predict([rows[i][0] for i in held]))
+    fitted = text_pipeline().fit([text for text, _ in rows], [label for _, label in rows])
+    buffer = io.BytesIO()
+    joblib.dump(fitted, buffer, compress=3)
+    number = SuggestionModel.objects.filter(kind=kind).count() + 1
+    return SuggestionModel.objects.create(
+        kind=kind,
+        version=f"{kind}-{number}-{now:%Y%m%d%H%M%S%f}",
+        trained_at=now,
+        themes=list(fitted.classes_),
+        views=len(rows),
+        metrics={
+            "accuracy": accuracy_score(truth, guessed),
+            "kappa": cohen_kappa_score(truth, guessed),
+            "held_out": len(held),
+        },
+        pipeline=buffer.getvalue(),
+    )
+
+
+def propose(text: str) -> dict:
+    """The element (and, for prioritisation, the level) the newest models give a text, with their confidence."""
+    proposal = {}
+    for kind in (SuggestionModel.ELEMENT, SuggestionModel.LEVEL):
+        newest = SuggestionModel.objects.filter(kind=kind).order_by("-trained_at").values_list("version", "themes")
+        model = newest.first()
+        if model is None or not text.strip():
+            continue
+        if kind == SuggestionModel.LEVEL and proposal.get("element", (None,))[0] != Element.PRIORITISATION:
+            continue
+        version, classes = model
+        scores = _loaded(version).predict_proba([text])[0]
+        best = int(scores.argmax())
+        proposal[kind] = (classes[best], float(scores[best]))
+    return proposal
+
+
 def train_and_suggest(elements: list[str] | None = None) -> dict[str, dict]:
-    """Retrain each element's model and rewrite its suggestions. Returns what happened per element."""
+    """Retrain each element's model and rewrite its suggestions, then the element and level models (all elements)."""
     report = {}
+    if elements is None:
+        for kind in (SuggestionModel.ELEMENT, SuggestionModel.LEVEL):
+            model = train_text_model(kind)
+            report[kind] = {"model": model.version if model else None, **(model.metrics if model else {})}
     for element in elements or Element.values:
         model = train(element)
         if model is None:

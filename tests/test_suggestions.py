@@ -179,3 +179,52 @@ def test_the_dashboard_prints_each_elements_agreement_from_its_newest_model(clie
 
     assert "Machine suggestions and reviewers" in page
     assert f"{metrics['positive_agreement']:.2f}" in page and f"{metrics['kappa']:.2f}" in page
+
+
+TEXTS = {
+    Element.LEADERSHIP: VOCABULARY["Board support"],
+    Element.ENGAGEMENT: "staff briefings partners local authorities public meetings listening events newsletters",
+}
+
+
+def test_the_element_and_level_of_a_text_are_proposed_from_views_people_placed(client, make_staff):
+    from feedback.mail import store
+    from feedback.models import Level, MessageOrigin
+
+    from .mail_samples import email
+
+    rng = random.Random(3)
+    for element, words in TEXTS.items():
+        for _ in range(30):
+            text = " ".join(rng.sample(words.split(), 5) + rng.sample(FILLER, 6))
+            SubmissionFactory(views=[{"element": element, "text": text}])
+    levels = {Level.NATIONAL: "nationally once procurement contracts", Level.LOCAL: "locally each trust own sites"}
+    for level, words in levels.items():
+        for _ in range(25):
+            text = " ".join(rng.sample(words.split(), 4) + rng.sample(FILLER, 6))
+            SubmissionFactory(views=[{"element": Element.PRIORITISATION, "level": level, "text": text}])
+    for _ in range(25):
+        text = " ".join(rng.sample(levels[Level.NATIONAL].split(), 3) + ["regional"] + rng.sample(FILLER, 6))
+        SubmissionFactory(views=[{"element": Element.PRIORITISATION, "level": Level.REGIONAL, "text": text}])
+
+    output = train_all()
+    proposal = suggestions.propose("Our board directors want governance and backing from executives.")
+    message, _ = store(
+        email(text="The board directors and executives must give backing."), origin=MessageOrigin.MAILBOX
+    )
+    make_staff("Policy reviewers", client=client)
+    page = client.get(f"/admin/feedback/inboundmessage/{message.pk}/change/").content.decode()
+
+    assert "The element of a text: model element-1-" in output and "accuracy" in output
+    assert proposal["element"][0] == Element.LEADERSHIP and proposal["element"][1] > 0.5
+    assert "level" not in proposal, "a level only for prioritisation"
+    national = suggestions.propose("Sign the procurement contracts once, nationally.")
+    assert national["element"][0] == Element.PRIORITISATION
+    assert national["level"][0] == Level.NATIONAL
+    assert "The machine's guess for the whole message: Leadership focus and behaviours (" in page
+
+
+def train_all() -> str:
+    out = StringIO()
+    call_command("train_suggestions", stdout=out)
+    return out.getvalue()

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header
 
-from .. import audit, sorting
+from .. import audit, sorting, suggestions
 from ..clients import client_ip
 from ..forms import MAX_VIEWS, SenderForm, ViewForm
 from ..models import (
@@ -307,5 +307,18 @@ class SortingPage:
             "reasons": sorting.NOT_A_VIEW_REASONS,
             "earlier": earlier,
             "waiting": InboundMessage.objects.to_sort().count(),
+            "proposal": self.proposal() if self.may_sort else None,
         }
         return TemplateResponse(self.request, "admin/feedback/inboundmessage/sort.html", context, status=status)
+
+    def proposal(self) -> str:
+        """The machine's guess at the element (and level) of the message as a whole, in words."""
+        guessed = suggestions.propose(self.message.text)
+        if "element" not in guessed:
+            return ""
+        element, sure = guessed["element"]
+        words = f"{Element(element).label} ({sure:.0%} sure)"
+        if "level" in guessed:
+            level, sure = guessed["level"]
+            words += f", {Level(level).label.split(',')[0].lower()} ({sure:.0%} sure)"
+        return words

@@ -180,7 +180,7 @@ class WorkbenchPages:
         return context
 
     def _agreement(self, element: str) -> dict | None:
-        model = SuggestionModel.objects.filter(element=element).defer("pipeline").first()
+        model = SuggestionModel.objects.filter(kind=SuggestionModel.THEMES, element=element).defer("pipeline").first()
         if model is None:
             return None
         return {"version": model.version, "trained_at": model.trained_at, **model.metrics}

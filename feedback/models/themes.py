@@ -157,10 +157,19 @@ class SuggestionModel(models.Model):
     agreed with people on tags it did not train on.
     """
 
-    element = models.CharField(max_length=20, choices=Element)
+    THEMES, ELEMENT, LEVEL = "themes", "element", "level"
+    KINDS = [
+        (THEMES, "Themes of one element's views"),
+        (ELEMENT, "The element of a text"),
+        (LEVEL, "The level of a prioritisation text"),
+    ]
+
+    kind = models.CharField(max_length=10, choices=KINDS, default=THEMES)
+    # The element whose themes it suggests; empty for the element model.
+    element = models.CharField(max_length=20, choices=Element, blank=True)
     version = models.CharField(max_length=60, unique=True)
     trained_at = models.DateTimeField(default=timezone.now)
-    # Theme ids, in the order of the classifier's outputs.
+    # Its outputs, in order: theme ids, element codes or level codes.
     themes = models.JSONField(default=list)
     views = models.PositiveIntegerField(help_text="Coded views it learned from.")
     # Agreement with people on the held-out share (feedback.agreement.Agreement, as a dict).
