@@ -156,7 +156,9 @@ def imap_server():
     # Not under pytest's own temporary folder: Dovecot's processes run as its
     # own users and must be able to reach the mail folder.
     root = tempfile.mkdtemp(prefix="qipp-dovecot-")
-    server = dovecot.Dovecot(root).start()
-    yield server
-    server.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    server = dovecot.Dovecot(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -100,7 +100,11 @@ class Dovecot:
     def stop(self) -> None:
         """Stop the server and every process it started (its own process group), open sessions included."""
         if self.process_id is None:
-            return
+            # It may have started without saying so in time: its PID file tells.
+            try:
+                self.process_id = int((self.root / "run" / "master.pid").read_text())
+            except (OSError, ValueError):
+                return
         try:
             group = os.getpgid(self.process_id)
         except ProcessLookupError:
