@@ -139,6 +139,7 @@ def code(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bo
     with transaction.atomic():
         existing = {tag.theme_id: tag for tag in view.tags.select_related("theme").select_for_update()}
         before = sorted(str(tag) for tag in existing.values())
+        confirming = [theme_id for theme_id, tag in existing.items() if theme_id in themes and not tag.is_confirmed]
         for theme_id in themes:
             stance = chosen[theme_id] if chosen[theme_id] in Stance.values else ""
             tag = existing.get(theme_id)
@@ -156,7 +157,7 @@ def code(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bo
                 else:
                     tag.reject(by=by)
         after = sorted(str(tag) for tag in view.tags.select_related("theme"))
-        changed = before != after or any(not tag.is_confirmed for tag in existing.values() if tag.theme_id in themes)
+        changed = before != after or bool(confirming)
         if changed:
             AuditEvent.objects.record(
                 AuditAction.THEMES_CHANGED,
@@ -166,6 +167,7 @@ def code(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bo
                 view=view.position,
                 before=before,
                 after=after,
+                confirmed=sorted(existing[theme_id].theme.name for theme_id in confirming),
             )
         release(view, user=by)
     return changed

@@ -71,16 +71,23 @@ def test_saving_gives_the_view_its_themes_and_moves_to_the_next(client, make_sta
     assert "2 of 2 left" in client.get(response.url).content.decode()
 
 
-def test_a_kept_suggestion_is_confirmed_and_one_left_out_is_rejected_for_good(client, make_staff, queue):
+def test_a_kept_suggestion_is_confirmed_and_the_confirmation_recorded(client, make_staff, queue):
     views, themes = queue
     reviewer = make_staff("Policy reviewers", client=client)
     page = client.get(coding_url(views[1])).content.decode()
-    assert "suggested, 87% sure" in page
 
     client.post(coding_url(views[1]), {"action": "save", "theme": [themes[1].pk]})
-    kept = ThemeTag.objects.get(view=views[1])
-    kept.confirmed_by = None
-    kept.save()
+
+    assert "suggested, 87% sure" in page
+    assert ThemeTag.objects.get(view=views[1]).confirmed_by == reviewer
+    event = AuditEvent.objects.get(action=AuditAction.THEMES_CHANGED)
+    assert event.detail["confirmed"] == ["Clinicians"]
+
+
+def test_a_suggestion_left_unticked_is_rejected_for_good(client, make_staff, queue):
+    views, themes = queue
+    reviewer = make_staff("Policy reviewers", client=client)
+
     client.post(coding_url(views[1]), {"action": "save"})
 
     assert not ThemeTag.objects.filter(view=views[1]).exists()
