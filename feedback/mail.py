@@ -87,16 +87,18 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("cp1252", "replace")
 
 
-def header(message: Message, name: str, limit: int = 998) -> str:
-    """A header decoded from its encoded words, on one line; "" when absent or unreadable."""
-    value = message.get(name)
-    if value is None:
-        return ""
+def decoded(text: str) -> str:
+    """Text with its RFC 2047 encoded words decoded; as it stands when they are broken."""
     try:
-        text = str(make_header(decode_header(str(value))))
-    except Exception:  # noqa: BLE001 - a broken encoded word still leaves the raw header
-        text = str(value)
-    return clean_line(text, limit)
+        return str(make_header(decode_header(text)))
+    except Exception:  # noqa: BLE001 - a broken encoded word still leaves the raw text
+        return text
+
+
+def header(message: Message, name: str, limit: int = 998) -> str:
+    """A header decoded from its encoded words, on one line; "" when absent."""
+    value = message.get(name)
+    return "" if value is None else clean_line(decoded(str(value)), limit)
 
 
 class _TextFromHTML(HTMLParser):
@@ -290,17 +292,10 @@ def body_and_attachments(
                 inner = part.get_payload()
                 inner = inner[0] if isinstance(inner, list) and inner else None
                 payload = inner.as_bytes() if isinstance(inner, Message) else b""
-            name = safe_filename(header_value(raw_name), len(attachments) + 1, content_type)
+            name = safe_filename(decoded(raw_name), len(attachments) + 1, content_type)
             attachments.append(read_attachment(name, content_type, payload, depth=level))
     text = "\n\n".join(plain) if plain else "\n\n".join(html_to_text(part) for part in html)
     return tidy(text), attachments
-
-
-def header_value(text: str) -> str:
-    try:
-        return str(make_header(decode_header(text)))
-    except Exception:  # noqa: BLE001
-        return text
 
 
 def dedup_key(message: Message, raw: bytes) -> tuple[str, str]:

@@ -20,7 +20,6 @@ import random
 from collections import Counter, defaultdict
 from functools import lru_cache
 
-import joblib
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -103,8 +102,6 @@ def train(element: str, *, now=None) -> SuggestionModel | None:
     )
     fitted = pipeline()
     fitted.fit(texts, matrix)
-    buffer = io.BytesIO()
-    joblib.dump(fitted, buffer, compress=3)
     number = SuggestionModel.objects.filter(kind=SuggestionModel.THEMES, element=element).count() + 1
     return SuggestionModel.objects.create(
         kind=SuggestionModel.THEMES,
@@ -114,11 +111,25 @@ def train(element: str, *, now=None) -> SuggestionModel | None:
         themes=themes,
         views=len(ids),
         metrics={**figures.as_dict(), "trained_on": len(kept), "held_out": len(held)},
-        pipeline=buffer.getvalue(),
+        pipeline=_dumped(fitted),
     )
 
 
+# joblib (and numpy beneath it) is imported only where a model is stored or used:
+# the web pages that never touch one do not carry it.
+
+
+def _dumped(fitted) -> bytes:
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(fitted, buffer, compress=3)
+    return buffer.getvalue()
+
+
 def load(model: SuggestionModel):
+    import joblib
+
     return joblib.load(io.BytesIO(bytes(model.pipeline)))
 
 
@@ -205,8 +216,6 @@ def train_text_model(kind: str, *, now=None) -> SuggestionModel | None:
     measured = text_pipeline().fit([rows[i][0] for i in kept], [rows[i][1] for i in kept])
     truth, guessed = [rows[i][1] for i in held], list(measured.predict([rows[i][0] for i in held]))
     fitted = text_pipeline().fit([text for text, _ in rows], [label for _, label in rows])
-    buffer = io.BytesIO()
-    joblib.dump(fitted, buffer, compress=3)
     number = SuggestionModel.objects.filter(kind=kind).count() + 1
     return SuggestionModel.objects.create(
         kind=kind,
@@ -219,7 +228,7 @@ def train_text_model(kind: str, *, now=None) -> SuggestionModel | None:
             "kappa": cohen_kappa_score(truth, guessed),
             "held_out": len(held),
         },
-        pipeline=buffer.getvalue(),
+        pipeline=_dumped(fitted),
     )
 
 

@@ -223,7 +223,7 @@ class SortingPage:
             return self.render(sender, views)
         chosen = [form.cleaned_data for form in views if form.has_changed()] if views.is_valid() else None
         if sender.is_valid() and chosen:
-            about = {name: value for name, value in sender.cleaned_data.items()}
+            about = dict(sender.cleaned_data)
             if not self.personal:
                 about.update(name=self.message.sender_name[:200], email=self.sender_address())
             try:

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from .. import audit, coding
+from .. import audit, coding, dashboard
 from ..clients import client_ip
 from ..models import (
     AuditAction,
@@ -27,7 +27,6 @@ from ..models import (
     Region,
     Stance,
     Status,
-    SuggestionModel,
     Theme,
     View,
 )
@@ -155,10 +154,11 @@ class WorkbenchPages:
             "regions": Region.choices,
             "themes": themes,
             "this_week": week_of(timezone.now()).label,
-            "agreement": self._agreement(queue.element),
-            "waiting": queue.views().count(),
+            "agreement": dashboard.agreement_by_element().get(queue.element),
         }
-        if view is not None:
+        if view is None:
+            context["waiting"] = queue.views().count()
+        else:
             tags = {tag.theme_id: tag for tag in view.tags.all()}
             left, total = queue.position(view)
             done = request.session.get("workbench_done", [])
@@ -178,9 +178,3 @@ class WorkbenchPages:
                 "suggested": sum(1 for tag in tags.values() if not tag.is_confirmed),
             }
         return context
-
-    def _agreement(self, element: str) -> dict | None:
-        model = SuggestionModel.objects.filter(kind=SuggestionModel.THEMES, element=element).defer("pipeline").first()
-        if model is None:
-            return None
-        return {"version": model.version, "trained_at": model.trained_at, **model.metrics}
