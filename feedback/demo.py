@@ -31,6 +31,7 @@ from .demo_vocabulary import (
     MAX_WORDS,
     NHS_ROLES,
     NHS_TYPES,
+    OPENER_SHARE,
     OPENERS,
     ORG_TYPE_ORDER,
     ORG_TYPE_WEIGHTS,
@@ -268,6 +269,10 @@ class Generator:
                 chosen.append(element)
         return chosen
 
+    def view_text(self, element: str, level: str = "") -> str:
+        """One more view's text on `element` (and `level`), from the generator's own stream."""
+        return self._text(self.rng, element, level)[0]
+
     def _text(self, rng: random.Random, element: str, level: str) -> tuple[str, list[str]]:
         """A view of 40 to about 250 words, mostly on one theme, partly on another. Returns (text, themes)."""
         pools = self.bank.themes[element]
@@ -275,8 +280,9 @@ class Generator:
         second = int(rng.random() * (len(pools) - 1))
         (main, main_pool), (other, other_pool) = pools[first], pools[second + (second >= first)]
         target = min(MAX_WORDS - 15, 40 + int(rng.expovariate(1 / 45)))
-        sentences = [_one(rng, OPENERS[level or element])]
-        words = sentences[0].count(" ") + 1
+        # Some open by saying what they are answering; most go straight to their point.
+        sentences = [_one(rng, OPENERS[level or element])] if rng.random() < OPENER_SHARE else []
+        words = sum(sentence.count(" ") + 1 for sentence in sentences)
         used_templates, themes = set(), [main]
         general = self.bank.general
         random_ = rng.random
@@ -284,7 +290,7 @@ class Generator:
             if words >= target:
                 break
             roll = random_()
-            pool = main_pool if roll < 0.6 else other_pool if roll < 0.85 else general
+            pool = main_pool if roll < 0.5 else other_pool if roll < 0.75 else general
             number, sentence, count = pool[int(random_() * len(pool))]
             if number in used_templates:
                 continue
@@ -307,3 +313,20 @@ class Generator:
         assigned_by = _one(rng, self.staff_ids) if self.staff_ids and rng.random() < 0.5 else None
         tagged = min(received + rng.uniform(600, 7 * 86400), self.now_ts)
         return stance, assigned_by, datetime.fromtimestamp(tagged, UTC)
+
+
+def campaign_copy(rng: random.Random, letter: str, share: float, words: list[str]) -> str:
+    """
+    One respondent's copy of a template letter: about `share` of its words
+    changed, each a word put in, taken out or replaced (from `words`).
+    """
+    out = letter.split()
+    for _ in range(max(1, round(len(out) * share))):
+        at, roll = int(rng.random() * len(out)), rng.random()
+        if roll < 0.5:
+            out[at] = _one(rng, words)
+        elif roll < 0.75:
+            out.insert(at, _one(rng, words))
+        elif len(out) > 3:
+            del out[at]
+    return " ".join(out)

@@ -322,9 +322,7 @@ CLOSERS = [
     "Thank you for asking staff for their views.",
     "This is a personal view, but many colleagues share it.",
     "I hope this helps with the operating framework.",
-    "",
-    "",
-    "",
+    *[""] * 12,
 ]
 
 FIRST_NAMES = [
@@ -404,7 +402,8 @@ HOUR_WEIGHTS = [
 ]
 # fmt: on
 
-SENTENCES_PER_TEMPLATE = 12
+SENTENCES_PER_TEMPLATE = 40
+OPENER_SHARE = 0.35
 TAGGED_SHARE = 0.2
 MAX_WORDS = 250
 # The first submissions of a run take these in turn, so even a small run covers every value.

@@ -20,8 +20,8 @@ from django.urls import reverse
 from .models import Digest
 
 # The shape of the content compiled now. Digests compiled before the number
-# was stored have the first shape.
-SCHEMA = 1
+# was stored have the first shape. 2 added campaigns and distinct texts.
+SCHEMA = 2
 
 
 class Period(TypedDict):
@@ -46,6 +46,11 @@ class Headline(TypedDict):
     previous_number: int | None
     previous_new: int | None
     change: str
+    # None in digests compiled before near-identical views were grouped.
+    views: int | None
+    distinct_texts: int | None  # a campaign's views count once
+    campaigns: int | None
+    campaign_views: int | None
 
 
 class Count(TypedDict):
@@ -75,11 +80,20 @@ class Quote(TypedDict):
     theme: NotRequired[str]
 
 
+class CampaignSummary(TypedDict):
+    id: int
+    views: int  # in this digest
+    size: int  # in all, when the digest was compiled
+    excerpt: str  # the first letter's opening, only if its sender agreed to be quoted
+
+
 class ElementSummary(TypedDict):
     code: str
     label: str
     submissions: int
     views: int
+    distinct_texts: int | None
+    campaigns: list[CampaignSummary]
     share: str
     change: str
     levels: list[Count]  # prioritisation only
@@ -113,6 +127,14 @@ def read(stored: dict) -> Content:
     """A digest's stored content in the current shape, whichever version it was compiled with."""
     content = copy.deepcopy(stored)
     content.setdefault("schema", 1)
+    if content["schema"] < 2:
+        # Not measured then: shown as such, never guessed.
+        for field in ("views", "distinct_texts", "campaigns", "campaign_views"):
+            content["headline"].setdefault(field, None)
+        for element in content["elements"]:
+            element.setdefault("distinct_texts", None)
+            element.setdefault("campaigns", [])
+        content["schema"] = 2
     # Later versions add their upgrade steps here, oldest first.
     return content
 
@@ -157,6 +179,8 @@ def present(digest: Digest, *, absolute: bool = False) -> dict:
                 stance["url"] = link(theme=str(theme["id"]), stance=stance["code"])
         for quote in element["quotes"]:
             quote["url"] = change_link(quote["submission_id"])
+        for campaign in element["campaigns"]:
+            campaign["url"] = link(campaign=str(campaign["id"]))
     for level in content["priorities"]:
         level["url"] = link(element="prioritisation", level=level["code"])
     for field, rows in content["breakdowns"].items():

@@ -32,12 +32,15 @@ from .models import (
     Submission,
     ThemeTag,
     View,
+    ViewFingerprint,
 )
 from .periods import Week, week_of
 
 logger = logging.getLogger(__name__)
 
 QUOTES_PER_ELEMENT = 3
+CAMPAIGNS_PER_ELEMENT = 5
+CAMPAIGN_EXCERPT_CHARACTERS = 300
 QUOTE_MAX_CHARACTERS = 700
 
 
@@ -102,6 +105,8 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
     if week.end > now:
         raise ValueError(f"{week} has not ended yet: a digest covers a whole week.")
     digest, _ = Digest.objects.get_or_create(period_start=week.start, defaults={"period_end": week.end})
+    if digest.status not in COMPILED:
+        _group_campaigns()
     with _compile_lock(digest) as held:
         attempt = digest.claim(now=now, live_compile_excluded=held) if held is not None else 0
         if attempt:
@@ -116,6 +121,17 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
     # send, `send_weekly_summary`, a redelivered task) gets what it made.
     with _compile_lock(digest, wait=True):
         return Digest.objects.get(pk=digest.pk)
+
+
+def _group_campaigns() -> None:
+    """Group the views that came in since the last grouping, so the digest counts campaigns as they stand."""
+    from . import campaigns
+
+    try:
+        campaigns.group_new_views()
+    except Exception:
+        # The digest still counts every submission; only views not yet grouped count as distinct texts.
+        logger.exception("Grouping near-identical views before a compile failed")
 
 
 # The first key of the PostgreSQL advisory lock a compile holds on its digest.
@@ -232,6 +248,7 @@ def build_content(digest: Digest) -> Content:
     elements = []
     for element in Element:
         count = by_element.get(element, 0)
+        distinct_texts, campaigns = _campaigns(digest, element, views_by_element.get(element, 0))
         before = previous_content.get("elements_by_code", {}).get(element)
         elements.append(
             {
@@ -239,6 +256,8 @@ def build_content(digest: Digest) -> Content:
                 "label": element.label,
                 "submissions": count,
                 "views": views_by_element.get(element, 0),
+                "distinct_texts": distinct_texts,
+                "campaigns": campaigns,
                 "share": share_phrase(count, totals["new"]),
                 "change": change_phrase(count, before),
                 "levels": [
@@ -253,6 +272,7 @@ def build_content(digest: Digest) -> Content:
         )
 
     prioritisation_total = by_element.get(Element.PRIORITISATION, 0)
+    in_campaigns = ViewFingerprint.objects.filter(view__submission__digest=digest, campaign__isnull=False)
     return {
         "schema": SCHEMA,
         "period": {
@@ -271,6 +291,10 @@ def build_content(digest: Digest) -> Content:
             "previous_number": previous.number if previous else None,
             "previous_new": previous_content.get("headline", {}).get("new"),
             "change": change_phrase(totals["new"], previous_content.get("headline", {}).get("new")),
+            "views": sum(element["views"] for element in elements),
+            "distinct_texts": sum(element["distinct_texts"] for element in elements),
+            "campaigns": in_campaigns.values("campaign").distinct().count(),
+            "campaign_views": in_campaigns.count(),
         },
         "elements": elements,
         "elements_by_code": {element.value: by_element.get(element, 0) for element in Element},
@@ -336,6 +360,42 @@ def _themes(digest: Digest, element: Element) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def _campaigns(digest: Digest, element: Element, views: int) -> tuple[int, list[dict]]:
+    """
+    (distinct texts, the largest campaigns) among the element's views in the
+    digest: a campaign's views count as one text, and all are still counted.
+    """
+    rows = list(
+        ViewFingerprint.objects.filter(view__submission__digest=digest, view__element=element, campaign__isnull=False)
+        .order_by()
+        .values("campaign_id", "campaign__size", "campaign__first_view_id")
+        .annotate(views=Count("pk"))
+        .order_by("-views", "campaign_id")
+    )
+    distinct = views - sum(row["views"] for row in rows) + len(rows)
+    firsts = {
+        view.pk: view
+        for view in View.objects.filter(
+            pk__in=[row["campaign__first_view_id"] for row in rows[:CAMPAIGNS_PER_ELEMENT]]
+        )
+        .select_related("submission")
+        .only("text", "submission__consent_to_quote")
+    }
+    campaigns = []
+    for row in rows[:CAMPAIGNS_PER_ELEMENT]:
+        first = firsts.get(row["campaign__first_view_id"])
+        # The letter's words only where its first sender agreed to be quoted.
+        excerpt = ""
+        if first is not None and first.submission.consent_to_quote:
+            excerpt = first.text.strip()
+            if len(excerpt) > CAMPAIGN_EXCERPT_CHARACTERS:
+                excerpt = excerpt[:CAMPAIGN_EXCERPT_CHARACTERS].rsplit(" ", 1)[0] + "…"
+        campaigns.append(
+            {"id": row["campaign_id"], "views": row["views"], "size": row["campaign__size"], "excerpt": excerpt}
+        )
+    return distinct, campaigns
 
 
 def _quote(view: View) -> dict:

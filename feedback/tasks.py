@@ -10,7 +10,7 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from . import digests, mailbox, outbox, suggestions
+from . import campaigns, digests, mailbox, outbox, suggestions
 from .periods import Week
 
 logger = logging.getLogger(__name__)
@@ -69,3 +69,10 @@ def poll_mailbox_task() -> dict:
 def train_suggestions_task(element: str | None = None) -> dict:
     """Retrain theme suggestions (one element, or all) and rewrite them for views nobody has coded. Safe to rerun."""
     return suggestions.train_and_suggest([element] if element else None)
+
+
+@shared_task
+def group_campaigns_task() -> dict:
+    """Group views that came in since the last run with the near-identical views before them. Safe to rerun."""
+    grouped = campaigns.group_new_views()
+    return {"fingerprinted": grouped.fingerprinted, "joined": grouped.joined, "campaigns": grouped.campaigns}

@@ -279,6 +279,7 @@ CELERY_TASK_ROUTES = {
     "feedback.tasks.clear_expired_sessions_task": {"queue": "maintenance"},
     "feedback.tasks.poll_mailbox_task": {"queue": "mailbox"},
     "feedback.tasks.train_suggestions_task": {"queue": "training"},
+    "feedback.tasks.group_campaigns_task": {"queue": "training"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
@@ -338,6 +339,13 @@ CELERY_BEAT_SCHEDULE = {
     "train-suggestions": {
         "task": "feedback.tasks.train_suggestions_task",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # Every quarter of an hour: group new views with near-identical ones
+    # before them (campaigns). A run still going holds a lock; the next skips.
+    "group-campaigns": {
+        "task": "feedback.tasks.group_campaigns_task",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 14 * 60},
     },
     # Every minute: read new mail from MAILBOX_URL (does nothing when unset).
     # A poll that is still running holds the folder; the next one skips it.

@@ -11,6 +11,7 @@ from django.utils import timezone
 from .. import periods
 from ..models import (
     STUCK_SENDING_AFTER,
+    Campaign,
     Digest,
     Element,
     Level,
@@ -19,6 +20,7 @@ from ..models import (
     Theme,
     ThemeTag,
     View,
+    ViewFingerprint,
 )
 
 
@@ -86,6 +88,24 @@ class ThemeFilter(admin.SimpleListFilter):
             return queryset.none()
         tags = ThemeTag.objects.confirmed().filter(view__submission=OuterRef("pk"), theme_id=self.value())
         return queryset.filter(Exists(tags))
+
+
+class CampaignFilter(admin.SimpleListFilter):
+    """Submissions with a view in one campaign of near-identical views (`?campaign=<id>`)."""
+
+    title = "campaign"
+    parameter_name = "campaign"
+
+    def lookups(self, request, model_admin):
+        return [(campaign.pk, str(campaign)) for campaign in Campaign.objects.all()[:10]]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        if not str(self.value()).isdigit():
+            return queryset.none()
+        members = ViewFingerprint.objects.filter(view__submission=OuterRef("pk"), campaign_id=self.value())
+        return queryset.filter(Exists(members))
 
 
 class ReceivedFilter(admin.SimpleListFilter):

@@ -37,6 +37,7 @@ from ..models import (
 from .base import LabelledTabularInline, WorkspaceAdmin
 from .filters import (
     AckProblemFilter,
+    CampaignFilter,
     DigestFilter,
     ElementFilter,
     LateFilter,
@@ -142,6 +143,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         "source",
         ThemeFilter,
         StanceFilter,
+        CampaignFilter,
         QuotableFilter,
         DigestFilter,
         LateFilter,

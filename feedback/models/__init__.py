@@ -4,6 +4,7 @@ The portal's data, one module per concept. Everything is importable from
 """
 
 from .audit import AuditAction, AuditEvent
+from .campaigns import Campaign, ViewFingerprint
 from .choices import (
     ELEMENT_DESCRIPTIONS,
     NOT_KNOWN,
@@ -54,6 +55,8 @@ from .themes import (
 from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
+    "Campaign",
+    "ViewFingerprint",
     "COMPILED",
     "DIGEST_READING_PERMISSION",
     "ELEMENT_DESCRIPTIONS",
