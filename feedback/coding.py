@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from .models import (
     AuditAction,
@@ -18,10 +19,12 @@ from .models import (
     Element,
     Level,
     Region,
+    RejectedSuggestion,
     Stance,
     Theme,
     ThemeTag,
     View,
+    ViewFingerprint,
     confirmed_tags,
 )
 from .periods import Week
@@ -45,6 +48,7 @@ class Queue:
     theme: str = ""
     week: str = ""
     region: str = ""
+    campaign: str = ""
 
     @classmethod
     def from_query(cls, query) -> "Queue":
@@ -58,8 +62,9 @@ class Queue:
             wanted["level"] = ""
         if wanted["region"] not in Region.values:
             wanted["region"] = ""
-        if not wanted["theme"].isdigit():
-            wanted["theme"] = ""
+        for number in ("theme", "campaign"):
+            if not wanted[number].isdigit():
+                wanted[number] = ""
         try:
             Week.parse(wanted["week"])
         except ValueError:
@@ -86,6 +91,8 @@ class Queue:
             views = views.filter(submission__received_at__gte=week.start, submission__received_at__lt=week.end)
         if self.region:
             views = views.filter(submission__region=self.region)
+        if self.campaign:
+            views = views.filter(fingerprint__campaign_id=int(self.campaign))
         return views.order_by("submission__received_at", "pk")
 
     def position(self, view: View) -> tuple[int, int]:
@@ -171,6 +178,70 @@ def code(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bo
             )
         release(view, user=by)
     return changed
+
+
+def code_campaign(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> int:
+    """
+    Code `view` as `code` does, and give the same themes and stances to every
+    other view of its campaign that no person has coded yet and nobody else
+    is holding: their kept suggestions confirmed, the rest turned down.
+    Returns how many other views were coded.
+    """
+    campaign_id = ViewFingerprint.objects.filter(view=view).values_list("campaign_id", flat=True).first()
+    code(view, by=by, chosen=chosen, ip=ip)
+    if not campaign_id:
+        return 0
+    themes = {
+        theme_id: chosen[theme_id] if chosen[theme_id] in Stance.values else ""
+        for theme_id in Theme.objects.active()
+        .for_element(view.element)
+        .filter(pk__in=chosen)
+        .values_list("pk", flat=True)
+    }
+    now = timezone.now()
+    people = ThemeTag.objects.filter(confirmed_tags(), view=OuterRef("pk"))
+    held = CodingClaim.objects.filter(view=OuterRef("pk"), until__gt=now).exclude(user=by)
+    with transaction.atomic():
+        targets = list(
+            View.objects.filter(fingerprint__campaign_id=campaign_id)
+            .exclude(pk=view.pk)
+            .exclude(Exists(people))
+            .exclude(Exists(held))
+            .select_related("submission")
+            .only("pk", "position", "submission__reference")
+            .select_for_update(of=("self",))
+        )
+        ids = [target.pk for target in targets]
+        suggested = ThemeTag.objects.filter(view_id__in=ids, assigned_by__isnull=True, confirmed_by__isnull=True)
+        turned_down = list(suggested.exclude(theme_id__in=themes).values_list("view_id", "theme_id"))
+        RejectedSuggestion.objects.bulk_create(
+            [RejectedSuggestion(view_id=v, theme_id=t, rejected_by=by) for v, t in turned_down], ignore_conflicts=True
+        )
+        suggested.exclude(theme_id__in=themes).delete()
+        for theme_id, stance in themes.items():
+            suggested.filter(theme_id=theme_id).update(confirmed_by=by, stance=stance)
+        ThemeTag.objects.bulk_create(
+            [
+                ThemeTag(view_id=target, theme_id=theme_id, stance=stance, assigned_by=by)
+                for target in ids
+                for theme_id, stance in themes.items()
+            ],
+            ignore_conflicts=True,
+        )
+        names = sorted(Theme.objects.filter(pk__in=themes).values_list("name", flat=True))
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                action=AuditAction.THEMES_CHANGED,
+                actor=by,
+                actor_username=by.get_username(),
+                submission_id=target.submission_id,
+                reference=target.submission.reference,
+                detail={"view": target.position, "after": names, "as_campaign_of": view.pk, "campaign": campaign_id},
+                ip_address=ip,
+            )
+            for target in targets
+        )
+    return len(targets)
 
 
 def confirm_suggestions(view: View, *, by, ip: str | None = None) -> int:

@@ -8,10 +8,26 @@ from itertools import combinations
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
 
-from feedback import campaigns, digests
+from feedback import campaigns, coding, digests
 from feedback.demo import Generator, campaign_copy
-from feedback.models import Campaign, Element, Level, Submission, View, ViewFingerprint, new_reference
+from feedback.models import (
+    AuditAction,
+    AuditEvent,
+    Campaign,
+    Element,
+    Level,
+    RejectedSuggestion,
+    Stance,
+    Submission,
+    Theme,
+    ThemeTag,
+    View,
+    ViewFingerprint,
+    new_reference,
+)
 from feedback.periods import Week
 
 from .factories import SubmissionFactory
@@ -215,3 +231,40 @@ def test_a_campaigns_words_stay_out_of_the_digest_when_its_first_sender_did_not_
     engagement = next(element for element in digest.content["elements"] if element["code"] == Element.ENGAGEMENT)
     assert engagement["campaigns"][0]["excerpt"] == ""
     assert "Northfield" not in str(digest.content)
+
+
+def test_a_reviewer_codes_a_whole_campaign_at_once_from_one_of_its_views(client, make_staff):
+    reviewer = make_staff("Policy reviewers", client=client)
+    other = make_staff("Policy reviewers", username="other.reviewer")
+    boards, clinicians = (Theme.objects.create(element=Element.LEADERSHIP, name=name) for name in ("Boards", "Wards"))
+    first, suggested, coded, held, fifth = (
+        View.objects.get(pk=pk) for pk in save(copies(5), element=Element.LEADERSHIP)
+    )
+    campaigns.group_new_views()
+    ThemeTag.objects.create(view=suggested, theme=clinicians, confidence=0.6, model_version="leadership-1")
+    ThemeTag.objects.create(view=coded, theme=clinicians, assigned_by=other)
+    coding.claim(held, user=other, now=timezone.now())
+    url = reverse("admin:feedback_view_coding", args=[first.pk]) + "?element=leadership"
+
+    page = client.get(url).content.decode()
+    assert "5 near-identical views, 3 more not yet coded" in page
+    client.post(url, {"action": "save_campaign", "theme": [boards.pk], f"stance-{boards.pk}": Stance.SUPPORTS})
+
+    confirmed = ThemeTag.objects.confirmed()
+    for view in (first, suggested, fifth):
+        assert list(confirmed.filter(view=view).values_list("theme", "stance")) == [(boards.pk, Stance.SUPPORTS)]
+    assert RejectedSuggestion.objects.filter(view=suggested, theme=clinicians).exists()
+    assert list(coded.tags.values_list("theme", flat=True)) == [clinicians.pk]  # a person's coding stands
+    assert not held.tags.exists()  # someone else is on it
+    assert AuditEvent.objects.filter(action=AuditAction.THEMES_CHANGED, actor=reviewer).count() == 3
+
+
+def test_the_workbench_queue_can_be_one_campaign(client, make_staff):
+    make_staff("Policy reviewers", client=client)
+    ids = save(copies(3) + ["Boards should listen to ward staff more often."], element=Element.LEADERSHIP)
+    campaigns.group_new_views()
+    campaign = Campaign.objects.get()
+
+    queue = coding.Queue.from_query({"element": "leadership", "campaign": str(campaign.pk)})
+
+    assert sorted(queue.views().values_list("pk", flat=True)) == ids[:3]

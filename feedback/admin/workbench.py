@@ -1,6 +1,6 @@
 """
 The workbench: coding views one at a time, fast. A queue chosen by filters
-(element, state, level, theme, week, region), oldest first; the view with its
+(element, state, level, theme, week, region, campaign), oldest first; the view with its
 element's codebook and the machine's suggestions; each action saves at once
 and moves on to the next view nobody else holds.
 
@@ -29,6 +29,7 @@ from ..models import (
     Status,
     Theme,
     View,
+    ViewFingerprint,
 )
 from ..periods import week_of
 from .base import PERSONAL_DETAILS_PERMISSION
@@ -83,13 +84,16 @@ class WorkbenchPages:
     def _act(self, request: HttpRequest, queue: coding.Queue, view: View) -> HttpResponse:
         action = request.POST.get("action", "save")
         ip = client_ip(request)
+        chosen = {
+            int(value): request.POST.get(f"stance-{value}", "")
+            for value in request.POST.getlist("theme")
+            if value.isdigit() and len(value) < 12
+        }
         if action == "save":
-            chosen = {
-                int(value): request.POST.get(f"stance-{value}", "")
-                for value in request.POST.getlist("theme")
-                if value.isdigit() and len(value) < 12
-            }
             coding.code(view, by=request.user, chosen=chosen, ip=ip)
+        elif action == "save_campaign":
+            others = coding.code_campaign(view, by=request.user, chosen=chosen, ip=ip)
+            messages.success(request, f"Coded this view and {others} more from its campaign the same way.")
         elif action == "confirm":
             confirmed = coding.confirm_suggestions(view, by=request.user, ip=ip)
             messages.success(request, f"Confirmed {confirmed} suggestion(s).")
@@ -137,6 +141,19 @@ class WorkbenchPages:
             return HttpResponseRedirect(reverse("admin:feedback_view_workbench") + "?" + urlencode(queue.as_query()))
         return HttpResponseRedirect(self._coding_url(view, queue))
 
+    def _campaign(self, view: View) -> dict | None:
+        """The view's campaign of near-identical views, with how many of them no person has coded."""
+        fingerprint = ViewFingerprint.objects.filter(view=view, campaign__isnull=False).select_related("campaign")
+        found = fingerprint.first()
+        if found is None:
+            return None
+        queue = coding.Queue(element=view.element, state="untagged", campaign=str(found.campaign_id))
+        return {
+            "campaign": found.campaign,
+            "uncoded": queue.views().exclude(pk=view.pk).count(),
+            "url": reverse("admin:feedback_view_workbench") + "?" + urlencode({**queue.as_query(), "start": 1}),
+        }
+
     def _coding_url(self, view: View, queue: coding.Queue) -> str:
         return reverse("admin:feedback_view_coding", args=[view.pk]) + "?" + urlencode(queue.as_query())
 
@@ -176,5 +193,6 @@ class WorkbenchPages:
                 "total": total,
                 "previous_url": self._coding_url(View(pk=previous), queue) if previous else "",
                 "suggested": sum(1 for tag in tags.values() if not tag.is_confirmed),
+                "campaign": self._campaign(view),
             }
         return context
