@@ -43,7 +43,7 @@ BANDS = 16  # of two values each, from the first 32: views with 0.4 of their wor
 # Signatures must agree this much for the texts to be read side by side...
 CANDIDATE = 0.3
 # ...and this much of the two texts must be the same words in the same order (difflib's ratio).
-SAME_WORDS = 0.7
+SAME_WORDS = 0.74
 CHECKS = 5  # campaigns a new view is read against, most alike first
 WINDOW = 500  # in a band many unrelated views share, the earlier views a new one is compared with
 BATCH = 2000

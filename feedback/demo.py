@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate, combinations
 
 from .demo_vocabulary import (
+    CAMPAIGN_LETTERS,
+    CAMPAIGN_SHARE,
     CLOSERS,
     CONNECTIVES,
     DAY_WEIGHTS,
@@ -150,6 +152,8 @@ class Generator:
             for org_type, templates in ORGANISATIONS.items()
         }
         self.triples = [a + b + c for a in REFERENCE_ALPHABET for b in REFERENCE_ALPHABET for c in REFERENCE_ALPHABET]
+        self.letters = self._letters(random.Random(f"{seed}:letters"))  # noqa: S311
+        self.edit_words = sorted({word for entries in self.bank.general for word in entries[1].split()})
 
     @property
     def start(self) -> datetime:
@@ -204,7 +208,11 @@ class Generator:
                 level = ""
                 if element == Element.PRIORITISATION:
                     level = LEVEL_ORDER[(turn // 4) % 3] if turn < 12 else self.levels.pick(rng)
-                text, themes = self._text(rng, element, level)
+                if turn >= 12 and rng.random() < CAMPAIGN_SHARE:
+                    letter, level, themes = _one(rng, self.letters[element])
+                    text = campaign_copy(rng, letter, rng.uniform(0.05, 0.2), self.edit_words)
+                else:
+                    text, themes = self._text(rng, element, level)
                 views.append((index, position, element, level, text))
                 if rng.random() < TAGGED_SHARE:
                     for theme in themes[: 1 if rng.random() < 0.7 else 2]:
@@ -269,6 +277,18 @@ class Generator:
                 chosen.append(element)
         return chosen
 
+    def _letters(self, rng: random.Random) -> dict[str, list[tuple[str, str, list[str]]]]:
+        """Each element's template letters: (text, level, themes), long enough to stay over 40 words when edited."""
+        letters = {}
+        for element in Element:
+            letters[element] = []
+            while len(letters[element]) < CAMPAIGN_LETTERS:
+                level = _one(rng, LEVEL_ORDER) if element == Element.PRIORITISATION else ""
+                text, themes = self._text(rng, element, level)
+                if len(text.split()) >= 60:
+                    letters[element].append((text, level, themes))
+        return letters
+
     def view_text(self, element: str, level: str = "") -> str:
         """One more view's text on `element` (and `level`), from the generator's own stream."""
         return self._text(self.rng, element, level)[0]
@@ -279,7 +299,7 @@ class Generator:
         first = int(rng.random() * len(pools))
         second = int(rng.random() * (len(pools) - 1))
         (main, main_pool), (other, other_pool) = pools[first], pools[second + (second >= first)]
-        target = min(MAX_WORDS - 15, 40 + int(rng.expovariate(1 / 45)))
+        target = min(MAX_WORDS - 15, 60 + int(rng.expovariate(1 / 40)))
         # Some open by saying what they are answering; most go straight to their point.
         sentences = [_one(rng, OPENERS[level or element])] if rng.random() < OPENER_SHARE else []
         words = sum(sentence.count(" ") + 1 for sentence in sentences)
@@ -290,7 +310,7 @@ class Generator:
             if words >= target:
                 break
             roll = random_()
-            pool = main_pool if roll < 0.5 else other_pool if roll < 0.75 else general
+            pool = main_pool if roll < 0.45 else other_pool if roll < 0.7 else general
             number, sentence, count = pool[int(random_() * len(pool))]
             if number in used_templates:
                 continue
@@ -309,8 +329,8 @@ class Generator:
 
     def _tag(self, rng: random.Random, received: float) -> tuple:
         stance = self.stances.pick(rng)
-        # Half are left as machine suggestions (no person), as the team's tagging queue would hold.
-        assigned_by = _one(rng, self.staff_ids) if self.staff_ids and rng.random() < 0.5 else None
+        # Coded by a person: machine suggestions come from training on these (manage.py train_suggestions).
+        assigned_by = _one(rng, self.staff_ids) if self.staff_ids else None
         tagged = min(received + rng.uniform(600, 7 * 86400), self.now_ts)
         return stance, assigned_by, datetime.fromtimestamp(tagged, UTC)
 

@@ -403,6 +403,9 @@ HOUR_WEIGHTS = [
 # fmt: on
 
 SENTENCES_PER_TEMPLATE = 40
+# Views that are someone's copy of a template letter (a few letters per element, each edited by its sender).
+CAMPAIGN_SHARE = 0.03
+CAMPAIGN_LETTERS = 2
 OPENER_SHARE = 0.35
 TAGGED_SHARE = 0.2
 MAX_WORDS = 250

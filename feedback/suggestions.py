@@ -79,6 +79,15 @@ def _pairs(ids: list[int], matrix, themes: list[int]) -> set[Pair]:
     return {(view, themes[column]) for row, view in enumerate(ids) for column in matrix[row].nonzero()[0]}
 
 
+def theme_scores(fitted, texts: list[str], themes: list[int]):
+    """
+    How likely each theme is for each text: one column per theme. With one
+    theme the classifier is a binary one and also scores its absence; that column goes.
+    """
+    scores = fitted.predict_proba(texts)
+    return scores[:, -len(themes) :] if scores.shape[1] != len(themes) else scores
+
+
 def train(element: str, *, now=None) -> SuggestionModel | None:
     """Train, measure and store this element's model; None if no theme has enough confirmed examples."""
     now = now or timezone.now()
@@ -95,7 +104,7 @@ def train(element: str, *, now=None) -> SuggestionModel | None:
     held, kept = sorted(order[:cut]), sorted(order[cut:])
     measured = pipeline()
     measured.fit([texts[i] for i in kept], matrix[kept])
-    predicted = (measured.predict_proba([texts[i] for i in held]) >= THRESHOLD).astype(int)
+    predicted = (theme_scores(measured, [texts[i] for i in held], themes) >= THRESHOLD).astype(int)
     held_ids = [ids[i] for i in held]
     figures = agreement(
         _pairs(held_ids, matrix[held], themes), _pairs(held_ids, predicted, themes), views=held_ids, themes=themes
@@ -161,7 +170,7 @@ def suggest(model: SuggestionModel) -> int:
 
 def _write(model: SuggestionModel, fitted, themes: list[int], active: set[int], rows: list[tuple[int, str]]) -> int:
     ids = [pk for pk, _ in rows]
-    scores = fitted.predict_proba([text for _, text in rows])
+    scores = theme_scores(fitted, [text for _, text in rows], themes)
     rejected = set(RejectedSuggestion.objects.filter(view_id__in=ids).values_list("view_id", "theme_id"))
     tags = [
         ThemeTag(view_id=view, theme_id=theme, confidence=round(float(score), 4), model_version=model.version)

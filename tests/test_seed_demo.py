@@ -13,6 +13,7 @@ from django.db.models import F
 from feedback.models import (
     REFERENCE_ALPHABET,
     Attachment,
+    Campaign,
     Element,
     InboundMessage,
     Level,
@@ -23,9 +24,11 @@ from feedback.models import (
     Role,
     Status,
     Submission,
+    SuggestionModel,
     Theme,
     ThemeTag,
     View,
+    ViewFingerprint,
     answerable,
 )
 
@@ -71,7 +74,9 @@ def test_it_adds_the_requested_number_of_submissions_each_with_one_to_three_view
     assert re.fullmatch(
         rf"Added 120 submissions, {View.objects.count()} views and {ThemeTag.objects.count()} theme tags "
         r"in [\d.]+ seconds \([\d,]+ submissions a second\)\.\n"
-        r"Added 40 emails to the mailbox's sorting queue\.\n",
+        r"Added 40 emails to the mailbox's sorting queue\.\n"
+        r"Grouped near-identical views: \d+ campaign\(s\) in all\.\n"
+        r"Trained \d+ suggestion model\(s\) on the confirmed tags\.\n",
         output,
     )
 
@@ -173,15 +178,43 @@ def test_it_makes_a_codebook_and_tags_some_views_with_themes_of_their_own_elemen
     assert 0.12 < tagged / View.objects.count() < 0.28
     assert not ThemeTag.objects.exclude(theme__element=F("view__element")).exists()
     assert ThemeTag.objects.exclude(stance="").exists()
-    assert not ThemeTag.objects.filter(assigned_by__isnull=False).exists()  # no staff: all machine-suggested
 
 
-def test_half_the_tags_are_assigned_by_staff_when_there_are_staff():
-    User.objects.create_user("lead", is_staff=True)
+def test_without_staff_the_tags_are_confirmed_by_demo_reviewers_who_cannot_sign_in():
     seed(submissions=300)
 
-    by_staff = ThemeTag.objects.filter(assigned_by__isnull=False).count()
-    assert 0.3 < by_staff / ThemeTag.objects.count() < 0.7
+    assert not ThemeTag.objects.filter(assigned_by__isnull=True).exists()
+    coders = User.objects.filter(pk__in=ThemeTag.objects.values("assigned_by"))
+    assert coders.exists()
+    assert not coders.filter(is_active=True).exists()
+    assert not coders.filter(is_staff=True).exists()
+    assert not any(coder.has_usable_password() for coder in coders)
+
+
+def test_with_staff_the_tags_are_confirmed_by_them():
+    lead = User.objects.create_user("lead", is_staff=True)
+    seed(submissions=300)
+
+    assert set(ThemeTag.objects.values_list("assigned_by", flat=True)) == {lead.pk}
+
+
+def test_some_views_are_copies_of_template_letters_grouped_as_campaigns():
+    out = seed(submissions=1500)
+
+    campaigns = Campaign.objects.all()
+    assert campaigns.exists()
+    in_campaigns = ViewFingerprint.objects.filter(campaign__isnull=False).count()
+    assert 0.01 < in_campaigns / View.objects.count() < 0.06
+    # Each letter's copies make one campaign: two letters per element at most.
+    assert campaigns.count() <= 8
+    assert "campaign(s) in all" in out
+
+
+def test_without_analysis_it_leaves_grouping_and_training_to_the_worker():
+    seed(submissions=100, analysis=False)
+
+    assert not ViewFingerprint.objects.exists()
+    assert not SuggestionModel.objects.exists()
 
 
 def test_running_it_again_adds_more_and_reuses_the_codebook():

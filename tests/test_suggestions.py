@@ -228,3 +228,21 @@ def train_all() -> str:
     out = StringIO()
     call_command("train_suggestions", stdout=out)
     return out.getvalue()
+
+
+def test_a_model_with_only_one_theme_that_has_enough_examples_still_suggests_it(make_staff):
+    reviewer = make_staff("Policy reviewers")
+    rng = random.Random(3)
+    themes = {name: Theme.objects.create(element=Element.LEADERSHIP, name=name) for name in VOCABULARY}
+    for name, count in (("Clinical leaders", 25), ("Board support", 8), ("Estates", 8)):
+        for _ in range(count):
+            view = SubmissionFactory(views=[{"element": Element.LEADERSHIP, "text": text(name, rng)}]).views.get()
+            ThemeTag.objects.create(view=view, theme=themes[name], assigned_by=reviewer)
+    uncoded = SubmissionFactory(
+        views=[{"element": Element.LEADERSHIP, "text": text("Clinical leaders", rng)}]
+    ).views.get()
+
+    train()
+
+    assert SuggestionModel.objects.get().themes == [themes["Clinical leaders"].pk]
+    assert ThemeTag.objects.get(view=uncoded).theme == themes["Clinical leaders"]

@@ -1,6 +1,9 @@
 """
-Add realistic demo data: submissions and their views over the last weeks, a
-theme codebook, and theme tags on some of the views.
+Add realistic demo data: submissions and their views over the last weeks
+(some of them copies of template letters), a theme codebook, theme tags that
+reviewers confirmed on some of the views, and mail waiting to be sorted. Then,
+unless --no-analysis, group the campaigns and train the machine suggestions,
+so every analysis page has real numbers to show.
 
 The rows come from feedback.demo, seeded by --seed. PostgreSQL is loaded with
 COPY a chunk at a time over two connections; other databases with
@@ -22,10 +25,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from feedback.campaigns import group_new_views
 from feedback.demo import THEMES, Generator
 from feedback.demo_mail import MailGenerator
 from feedback.mail import store
-from feedback.models import MessageOrigin, Submission, Theme, ThemeTag, View
+from feedback.models import Campaign, MessageOrigin, Submission, Theme, ThemeTag, View
+from feedback.suggestions import train_and_suggest
 
 COPY_CHUNK = 50_000
 BULK_CREATE_CHUNK = 5_000
@@ -35,7 +40,10 @@ CODEBOOK_DESCRIPTIONS = "Views on {name}, a theme under {element}."
 
 
 class Command(BaseCommand):
-    help = "Add realistic demo submissions, views, themes and theme tags. Running it again adds more."
+    help = (
+        "Add realistic demo submissions, views (some copied from template letters), themes, confirmed theme tags "
+        "and mail to sort; then group campaigns and train suggestions. Running it again adds more."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--submissions", type=int, required=True, help="How many submissions to add.")
@@ -55,18 +63,36 @@ class Command(BaseCommand):
             default=min(2, os.cpu_count() or 1),
             help="PostgreSQL connections loading chunks side by side (default: up to 2).",
         )
+        parser.add_argument(
+            "--no-analysis",
+            dest="analysis",
+            action="store_false",
+            help="Leave grouping campaigns and training suggestions to the worker (beat runs both).",
+        )
 
     def handle(
-        self, *args, submissions: int, seed: int, weeks: int, workers: int, messages: int, verbosity: int, **options
+        self,
+        *args,
+        submissions: int,
+        seed: int,
+        weeks: int,
+        workers: int,
+        messages: int,
+        analysis: bool = True,
+        verbosity: int,
+        **options,
     ):
         if submissions < 0 or messages < 0 or weeks < 1 or workers < 1:
             raise CommandError("--submissions and --messages must be 0 or more, --weeks and --workers at least 1.")
         started = time.monotonic()
-        staff_ids = list(
-            get_user_model()
-            .objects.filter(is_staff=True, is_active=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:20]
+        staff_ids = (
+            list(
+                get_user_model()
+                .objects.filter(is_staff=True, is_active=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:20]
+            )
+            or _demo_coders()
         )
         generator = Generator(
             seed=seed, weeks=weeks, now=timezone.now(), staff_ids=staff_ids, theme_ids=self._codebook()
@@ -117,6 +143,14 @@ class Command(BaseCommand):
         stored = sum(store(raw, origin=MessageOrigin.MAILBOX, arrived_at=at)[1] for raw, at in mail.messages(messages))
         if verbosity and messages:
             self.stdout.write(f"Added {stored:,} emails to the mailbox's sorting queue.")
+        if analysis:
+            group_new_views()
+            if verbosity:
+                self.stdout.write(f"Grouped near-identical views: {Campaign.objects.count():,} campaign(s) in all.")
+            trained = train_and_suggest()
+            if verbosity:
+                models = sum(1 for outcome in trained.values() if outcome.get("model"))
+                self.stdout.write(f"Trained {models} suggestion model(s) on the confirmed tags.")
 
     def _codebook(self) -> dict:
         """The demo theme codebook, made once and reused by later runs."""
@@ -130,6 +164,24 @@ class Command(BaseCommand):
                 )
                 themes[element, name] = theme.pk
         return themes
+
+
+def _demo_coders() -> list[int]:
+    """
+    Without staff accounts, the demo's tags are confirmed by three reviewers
+    who cannot sign in (no usable password, not active, not staff).
+    """
+    coders = []
+    for number in range(1, 4):
+        user, created = get_user_model().objects.get_or_create(
+            username=f"demo.reviewer.{number}",
+            defaults={"first_name": "Demo", "last_name": f"Reviewer {number}", "is_active": False},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        coders.append(user.pk)
+    return coders
 
 
 def _load(writer, rows: list[dict], views: list[tuple], tags: list[tuple], *, close: bool) -> tuple[int, int, int]:
