@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from . import emerging
 from .agreement import Pair, agreement
 from .models import Element, RejectedSuggestion, SuggestionModel, Theme, ThemeTag, View, confirmed_tags
 
@@ -268,7 +269,7 @@ def train_and_suggest(elements: list[str] | None = None) -> dict[str, dict]:
     for element in elements or Element.values:
         model = train(element)
         if model is None:
-            report[element] = {"model": None}
+            report[element] = {"model": None, "proposals": len(emerging.propose_themes(element))}
             continue
         report[element] = {
             "model": model.version,
@@ -278,4 +279,6 @@ def train_and_suggest(elements: list[str] | None = None) -> dict[str, dict]:
             "kappa": model.metrics["kappa"],
             "suggestions": suggest(model),
         }
+        # After the suggestions: what is left is what no theme fits.
+        report[element]["proposals"] = len(emerging.propose_themes(element))
     return report

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from .. import audit, coding, dashboard
+from .. import audit, coding, dashboard, emerging
 from ..clients import client_ip
 from ..models import (
     AuditAction,
@@ -28,6 +28,7 @@ from ..models import (
     Stance,
     Status,
     Theme,
+    ThemeProposal,
     View,
     ViewFingerprint,
 )
@@ -48,6 +49,11 @@ class WorkbenchPages:
                 "workbench/<int:view_id>/",
                 self.admin_site.admin_view(self.coding_view),
                 name="feedback_view_coding",
+            ),
+            path(
+                "workbench/proposal/<int:proposal_id>/",
+                self.admin_site.admin_view(self.proposal_view),
+                name="feedback_view_proposal",
             ),
         ]
 
@@ -80,6 +86,33 @@ class WorkbenchPages:
         if context["personal"] and (view.submission.name or view.submission.email):
             audit.record(AuditAction.VIEWED_PERSONAL_DETAILS, request=request, submission=view.submission)
         return TemplateResponse(request, "admin/feedback/view/workbench.html", context)
+
+    def proposal_view(self, request: HttpRequest, proposal_id: int) -> HttpResponse:
+        """A lead adds an emerging theme to the codebook, or dismisses it."""
+        if request.method != "POST":
+            raise Http404
+        if not request.user.has_perm(CODING_PERMISSION) or not request.user.has_perm("feedback.add_theme"):
+            raise PermissionDenied
+        proposal = get_object_or_404(ThemeProposal, pk=proposal_id)
+        back = reverse("admin:feedback_view_workbench") + "?" + urlencode({"element": proposal.element})
+        ip = client_ip(request)
+        if request.POST.get("action") == "dismiss":
+            if emerging.dismiss(proposal, by=request.user, ip=ip):
+                messages.success(request, f"Dismissed the emerging theme {proposal}.")
+            return HttpResponseRedirect(back)
+        name = " ".join(request.POST.get("name", "").split())[:100]
+        if not name:
+            messages.error(request, "Give the new theme a name.")
+            return HttpResponseRedirect(back)
+        try:
+            emerging.accept(proposal, name=name, by=request.user, ip=ip)
+        except IntegrityError:
+            messages.error(request, f"{Element(proposal.element).label} already has a theme called {name}.")
+        except ValueError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Added the theme {name} to the codebook.")
+        return HttpResponseRedirect(back)
 
     def _act(self, request: HttpRequest, queue: coding.Queue, view: View) -> HttpResponse:
         action = request.POST.get("action", "save")
@@ -175,6 +208,11 @@ class WorkbenchPages:
         }
         if view is None:
             context["waiting"] = queue.views().count()
+            if request.user.has_perm("feedback.add_theme"):
+                context["proposals"] = [
+                    {"proposal": proposal, "examples": proposal.ordered_examples()}
+                    for proposal in ThemeProposal.objects.filter(element=queue.element, status=ThemeProposal.OPEN)
+                ]
         else:
             tags = {tag.theme_id: tag for tag in view.tags.all()}
             left, total = queue.position(view)

@@ -47,6 +47,7 @@ from .themes import (
     RejectedSuggestion,
     SuggestionModel,
     Theme,
+    ThemeProposal,
     ThemeQuerySet,
     ThemeTag,
     ThemeTagQuerySet,
@@ -55,6 +56,7 @@ from .themes import (
 from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
+    "ThemeProposal",
     "Campaign",
     "ViewFingerprint",
     "COMPILED",

@@ -31,6 +31,7 @@ class AuditAction(models.TextChoices):
     MESSAGE_SET_ASIDE = "message_set_aside", "Set a message aside (not a view, or a duplicate)"
     ATTACHMENT_DOWNLOADED = "attachment_downloaded", "Downloaded an attachment"
     RESPONSES_IMPORTED = "responses_imported", "Imported responses from a spreadsheet"
+    THEME_PROPOSAL_DECIDED = "theme_proposal_decided", "Added or dismissed an emerging theme"
 
 
 class AuditEventManager(models.Manager):

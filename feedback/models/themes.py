@@ -193,3 +193,37 @@ class CodingClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.view} until {self.until:%H:%M}"
+
+
+class ThemeProposal(models.Model):
+    """
+    A group of an element's views that no theme fits, found by clustering,
+    shown to leads as a possible new theme. Proposals still open are replaced
+    at each training; accepted and dismissed ones are kept.
+    """
+
+    OPEN, ACCEPTED, DISMISSED = "open", "accepted", "dismissed"
+    STATUSES = [(OPEN, "Open"), (ACCEPTED, "Added as a theme"), (DISMISSED, "Dismissed")]
+
+    element = models.CharField(max_length=20, choices=Element)
+    created_at = models.DateTimeField(default=timezone.now)
+    terms = models.JSONField(default=list, help_text="The words that mark the group, most telling first.")
+    size = models.PositiveIntegerField(help_text="Views in the group when it was found.")
+    unfitted = models.PositiveIntegerField(help_text="Views no theme fitted, that the groups were found among.")
+    # The views nearest the group's centre, most typical first.
+    examples = models.ManyToManyField(View, related_name="+", blank=True)
+    example_order = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=STATUSES, default=OPEN)
+    theme = models.ForeignKey(Theme, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["element", "-size"]
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.terms[:3])} ({self.size} views)"
+
+    def ordered_examples(self) -> list[View]:
+        by_id = {view.pk: view for view in self.examples.select_related("submission")}
+        return [by_id[pk] for pk in self.example_order if pk in by_id]

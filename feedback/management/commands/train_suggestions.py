@@ -42,11 +42,12 @@ class Command(BaseCommand):
                     )
                 continue
             label = Element(name).label
+            emerging = f" {outcome['proposals']} emerging theme(s) proposed among the views no theme fits."
             if outcome["model"] is None:
-                self.stdout.write(f"{label}: no theme has enough confirmed examples yet; no suggestions.")
+                self.stdout.write(f"{label}: no theme has enough confirmed examples yet; no suggestions.{emerging}")
                 continue
             self.stdout.write(
                 f"{label}: model {outcome['model']} from {outcome['views']:,} coded views, {outcome['themes']} "
                 f"theme(s); held out: positive agreement {_figure(outcome['positive_agreement'])}, "
-                f"kappa {_figure(outcome['kappa'])}; {outcome['suggestions']:,} suggestion(s) written."
+                f"kappa {_figure(outcome['kappa'])}; {outcome['suggestions']:,} suggestion(s) written.{emerging}"
             )
