@@ -20,7 +20,8 @@ from django.urls import reverse
 from .models import Digest
 
 # The shape of the content compiled now. Digests compiled before the number
-# was stored have the first shape. 2 added campaigns and distinct texts.
+# was stored have the first shape. 2 added campaigns and distinct texts, and
+# grouped the national policy proposals.
 SCHEMA = 2
 
 
@@ -107,9 +108,28 @@ class Breakdowns(TypedDict):
     role: list[Share]
 
 
+class CampaignCount(TypedDict):
+    id: int
+    views: int
+
+
+class ProposalGroup(TypedDict):
+    kind: str  # "theme" (confirmed by people) or "cluster" (the rest, by what their words share)
+    id: int | None  # the theme's
+    label: str  # the theme's name, or the cluster's telling words
+    stances: list[Count]  # themes only
+    submissions: int
+    views: int
+    campaigns: list[CampaignCount]
+    proposals: list[Quote]  # up to three, nearest the group's centre, quotable, a campaign once
+
+
 class NationalPolicy(TypedDict):
+    groups: list[ProposalGroup]
+    # Every quotable proposal in full: digests compiled before grouping (schema 1); empty since.
     proposals: list[Quote]
     not_quotable: int
+    submissions: int | None
 
 
 class Content(TypedDict):
@@ -134,6 +154,8 @@ def read(stored: dict) -> Content:
         for element in content["elements"]:
             element.setdefault("distinct_texts", None)
             element.setdefault("campaigns", [])
+        content["national_policy"].setdefault("groups", [])
+        content["national_policy"].setdefault("submissions", None)
         content["schema"] = 2
     # Later versions add their upgrade steps here, oldest first.
     return content
@@ -186,8 +208,21 @@ def present(digest: Digest, *, absolute: bool = False) -> dict:
     for field, rows in content["breakdowns"].items():
         for row in rows:
             row["url"] = link(**{field: row["code"]})
-    for proposal in content["national_policy"]["proposals"]:
+    national_policy = content["national_policy"]
+    for proposal in national_policy["proposals"]:
         proposal["url"] = change_link(proposal["submission_id"])
+    for group in national_policy["groups"]:
+        if group["kind"] == "theme":
+            group["url"] = link(theme=str(group["id"]))
+            for stance in group["stances"]:
+                stance["url"] = link(theme=str(group["id"]), stance=stance["code"])
+        else:
+            group["url"] = link(unthemed="national_policy")
+        for proposal in group["proposals"]:
+            proposal["url"] = change_link(proposal["submission_id"])
+        for campaign in group["campaigns"]:
+            campaign["url"] = link(campaign=str(campaign["id"]))
+    national_policy["url"] = link(element="national_policy")
     content["national_policy"]["not_quotable_url"] = link(element="national_policy", quotable="no")
     return content
 

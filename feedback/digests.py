@@ -39,6 +39,7 @@ from .periods import Week, week_of
 logger = logging.getLogger(__name__)
 
 QUOTES_PER_ELEMENT = 3
+REPRESENTATIVE_PROPOSALS = 3
 CAMPAIGNS_PER_ELEMENT = 5
 CAMPAIGN_EXCERPT_CHARACTERS = 300
 QUOTE_MAX_CHARACTERS = 700
@@ -442,15 +443,148 @@ def _quotes(digest: Digest, element: Element) -> list[dict]:
 
 
 def _national_policy(digest: Digest) -> dict:
-    """The proposed national policy changes: in full where the respondent allowed quoting."""
-    not_quotable = View.objects.filter(
-        submission__digest=digest, element=Element.NATIONAL_POLICY, submission__consent_to_quote=False
+    """
+    The proposed national policy changes, grouped so the section reads the
+    same at any volume: by confirmed theme, then the rest by what they share
+    (clusters of their words). Each group has its count and up to three
+    representative proposals: those nearest the group's centre, from
+    respondents who agreed to be quoted, a campaign's copies shown once.
+    """
+    views = View.objects.filter(submission__digest=digest, element=Element.NATIONAL_POLICY)
+    rows = list(views.order_by("pk").values_list("pk", "text", "submission_id", "submission__consent_to_quote"))
+    not_quotable = views.filter(submission__consent_to_quote=False).values("submission").distinct().count()
+    if not rows:
+        return {"groups": [], "proposals": [], "not_quotable": 0, "submissions": 0}
+    index = {pk: row for row, (pk, *_) in enumerate(rows)}
+    campaign_of = dict(
+        ViewFingerprint.objects.filter(view__in=views, campaign__isnull=False).values_list("view_id", "campaign_id")
     )
-    proposals = [
-        {**_quote(view), "text": view.text.strip()}
-        for view in _quotable_views(digest, Element.NATIONAL_POLICY).iterator(chunk_size=500)
+    themed = defaultdict(list)
+    stances = defaultdict(lambda: defaultdict(set))
+    names = {}
+    for view_id, theme_id, name, stance in (
+        ThemeTag.objects.confirmed()
+        .filter(view__in=views)
+        .order_by("theme__name", "view_id")
+        .values_list("view_id", "theme_id", "theme__name", "stance")
+    ):
+        themed[theme_id].append(index[view_id])
+        names[theme_id] = name
+        if stance:
+            stances[theme_id][stance].add(rows[index[view_id]][2])
+    unthemed = sorted(set(range(len(rows))) - {row for members in themed.values() for row in members})
+
+    matrix, words = _word_weights([text for _, text, *_ in rows])
+    groups = [
+        {
+            "kind": "theme",
+            "id": theme_id,
+            "label": names[theme_id],
+            "stances": [
+                {"code": stance.value, "label": stance.label, "submissions": len(stances[theme_id][stance])}
+                for stance in Stance
+            ],
+            **_group(members, rows, matrix, campaign_of),
+        }
+        for theme_id, members in sorted(themed.items(), key=lambda item: (-len(item[1]), names[item[0]]))
     ]
+    for members, terms in _clusters(unthemed, matrix, words):
+        groups.append(
+            {
+                "kind": "cluster",
+                "id": None,
+                "label": ", ".join(terms),
+                "stances": [],
+                **_group(members, rows, matrix, campaign_of),
+            }
+        )
     return {
-        "proposals": proposals,
-        "not_quotable": not_quotable.values("submission").distinct().count(),
+        "groups": groups,
+        "proposals": [],
+        "not_quotable": not_quotable,
+        "submissions": len({submission for _, _, submission, _ in rows}),
     }
+
+
+NATIONAL_POLICY_CLUSTERS = 6
+
+
+def _word_weights(texts: list[str]):
+    """TF-IDF rows (normalised) for the texts, and the words of the columns."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, max_df=0.6, max_features=20_000)
+    try:
+        matrix = vectorizer.fit_transform(texts)
+    except ValueError:  # nothing but stop words
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((len(texts), 1)), ["-"]
+    return matrix, vectorizer.get_feature_names_out()
+
+
+def _clusters(members: list[int], matrix, words) -> list[tuple[list[int], list[str]]]:
+    """The rows no theme covers, in groups of what they share, each with its telling words."""
+    if not members:
+        return []
+    count = max(1, min(NATIONAL_POLICY_CLUSTERS, round((len(members) / 30) ** 0.5)))
+    import numpy
+
+    if count == 1 or matrix.shape[1] < 2:
+        centre = numpy.asarray(matrix[members].mean(axis=0)).ravel()
+        return [(members, _terms(centre, words) or ["other proposals"])]
+    from sklearn.cluster import MiniBatchKMeans
+
+    clusters = MiniBatchKMeans(n_clusters=count, random_state=2010, n_init=3, batch_size=2048).fit(matrix[members])
+    found = []
+    for number, centre in enumerate(clusters.cluster_centers_):
+        grouped = [members[i] for i in (clusters.labels_ == number).nonzero()[0]]
+        if grouped:
+            found.append((grouped, _terms(centre, words)))
+    return sorted(found, key=lambda item: -len(item[0]))
+
+
+def _terms(centre, words, count: int = 4) -> list[str]:
+    return [str(words[i]) for i in centre.argsort()[::-1][:count] if centre[i] > 0]
+
+
+def _group(members: list[int], rows: list[tuple], matrix, campaign_of: dict) -> dict:
+    """A group's counts and its representative proposals (nearest its centre, quotable, one per campaign)."""
+    import numpy
+
+    centre = numpy.asarray(matrix[members].mean(axis=0)).ravel()
+    closeness = matrix[members] @ centre
+    chosen, campaigns_seen = [], set()
+    for position in numpy.argsort(-closeness, kind="stable"):
+        view_id, _, _, quotable = rows[members[position]]
+        campaign = campaign_of.get(view_id)
+        if not quotable or (campaign and campaign in campaigns_seen):
+            continue
+        campaigns_seen.add(campaign)
+        chosen.append(view_id)
+        if len(chosen) == REPRESENTATIVE_PROPOSALS:
+            break
+    by_id = {view.pk: view for view in _quotable_views_by_id(chosen)}
+    in_campaigns = defaultdict(int)
+    for row in members:
+        campaign = campaign_of.get(rows[row][0])
+        if campaign:
+            in_campaigns[campaign] += 1
+    return {
+        "submissions": len({rows[row][2] for row in members}),
+        "views": len(members),
+        "campaigns": [
+            {"id": campaign, "views": n} for campaign, n in sorted(in_campaigns.items(), key=lambda i: -i[1])
+        ],
+        "proposals": [
+            {**_quote(by_id[view_id]), "campaign": campaign_of.get(view_id)} for view_id in chosen if view_id in by_id
+        ],
+    }
+
+
+def _quotable_views_by_id(ids: list[int]) -> QuerySet:
+    return (
+        View.objects.filter(pk__in=ids, submission__consent_to_quote=True)
+        .select_related("submission")
+        .only("text", "element", "submission__role", "submission__organisation_type", "submission__region")
+    )

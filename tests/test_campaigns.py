@@ -268,3 +268,28 @@ def test_the_workbench_queue_can_be_one_campaign(client, make_staff):
     queue = coding.Queue.from_query({"element": "leadership", "campaign": str(campaign.pk)})
 
     assert sorted(queue.views().values_list("pk", flat=True)) == ids[:3]
+
+
+def test_a_campaign_is_shown_once_among_the_national_policy_proposals():
+    week = Week.parse("2026-W47")
+    for number, text in enumerate(copies(6)):
+        SubmissionFactory(
+            received_at=week.start + timedelta(days=1, minutes=number),
+            consent_to_quote=True,
+            views=[{"element": Element.NATIONAL_POLICY, "text": text}],
+        )
+    SubmissionFactory(
+        received_at=week.start + timedelta(days=2),
+        consent_to_quote=True,
+        views=[{"element": Element.NATIONAL_POLICY, "text": "Let trusts keep the savings they make from estates."}],
+    )
+
+    with time_machine.travel("2026-11-23 09:00 +0000", tick=False):
+        digest = digests.compile_digest(week=week)
+
+    [group] = digest.content["national_policy"]["groups"]
+    assert group["views"] == 7
+    assert [campaign["views"] for campaign in group["campaigns"]] == [6]
+    from_the_campaign = [proposal for proposal in group["proposals"] if proposal["campaign"]]
+    assert len(from_the_campaign) == 1
+    assert len(group["proposals"]) == 2

@@ -137,7 +137,7 @@ def test_quotes_come_only_from_respondents_who_agreed_and_never_name_them(week_o
     digest = compiled(W47)
     consenting = {s.pk for s in Submission.objects.filter(consent_to_quote=True)}
     quotes = [quote for element in digest.content["elements"] for quote in element["quotes"]]
-    quotes += digest.content["national_policy"]["proposals"]
+    quotes += [proposal for group in digest.content["national_policy"]["groups"] for proposal in group["proposals"]]
     assert quotes, "the seeded week has quotable views"
     text = str(digest.content)
     for submission in Submission.objects.filter(digest=digest):
@@ -150,24 +150,54 @@ def test_quotes_come_only_from_respondents_who_agreed_and_never_name_them(week_o
         assert len(element["quotes"]) <= digests.QUOTES_PER_ELEMENT
 
 
-def test_every_national_policy_proposal_from_a_consenting_respondent_is_in_full(week_of_data):
+def test_national_policy_proposals_are_grouped_by_theme_then_by_what_they_share(week_of_data, django_user_model):
+    reviewer = django_user_model.objects.get(username="tagger")
+    tariff = Theme.objects.create(element=Element.NATIONAL_POLICY, name="Tariff")
+    policy_views = list(View.objects.filter(submission__in=week_of_data, element=Element.NATIONAL_POLICY))
+    for view in policy_views[::2]:
+        ThemeTag.objects.create(view=view, theme=tariff, stance=Stance.SUPPORTS, assigned_by=reviewer)
+
     digest = compiled(W47)
-    expected = Submission.objects.filter(
-        digest=digest, consent_to_quote=True, views__element=Element.NATIONAL_POLICY
-    ).values_list("views__text", flat=True)
-    proposals = digest.content["national_policy"]["proposals"]
-    expected_texts = sorted(
-        v.text.strip()
-        for s in Submission.objects.filter(digest=digest, consent_to_quote=True)
-        for v in s.views.filter(element=Element.NATIONAL_POLICY)
-    )
-    assert sorted(p["text"] for p in proposals) == expected_texts
-    assert expected.exists()
-    assert digest.content["national_policy"]["not_quotable"] == (
+
+    policy = digest.content["national_policy"]
+    groups = policy["groups"]
+    themed, clusters = groups[0], groups[1:]
+    assert (themed["kind"], themed["label"]) == ("theme", "Tariff")
+    assert themed["views"] == len(policy_views[::2])
+    assert themed["submissions"] == len({view.submission_id for view in policy_views[::2]})
+    supports = next(stance for stance in themed["stances"] if stance["code"] == Stance.SUPPORTS)
+    assert supports["submissions"] == themed["submissions"]
+    assert clusters and all(group["kind"] == "cluster" for group in clusters)
+    assert sum(group["views"] for group in clusters) == len(policy_views) - len(policy_views[::2])
+    consenting = set(Submission.objects.filter(consent_to_quote=True).values_list("pk", flat=True))
+    for group in groups:
+        assert len(group["proposals"]) <= digests.REPRESENTATIVE_PROPOSALS
+        assert all(proposal["submission_id"] in consenting for proposal in group["proposals"])
+    assert policy["submissions"] == len({view.submission_id for view in policy_views})
+    assert policy["not_quotable"] == (
         Submission.objects.filter(digest=digest, consent_to_quote=False, views__element=Element.NATIONAL_POLICY)
         .distinct()
         .count()
     )
+
+
+def test_the_national_policy_section_stays_short_however_many_propose(django_user_model):
+    rng = random.Random(3)
+    topics = ["tariff payment by results", "pooled budgets social care", "targets waiting times", "procurement rules"]
+    for number in range(400):
+        text = f"Change the {rng.choice(topics)} nationally so that local services can {rng.choice(topics)} better."
+        SubmissionFactory(
+            received_at=at(W47, rng.uniform(0, 6.9)),
+            consent_to_quote=True,
+            views=[{"element": Element.NATIONAL_POLICY, "text": f"{text} Proposal {number}."}],
+        )
+
+    digest = compiled(W47)
+
+    groups = digest.content["national_policy"]["groups"]
+    assert 1 <= len(groups) <= digests.NATIONAL_POLICY_CLUSTERS
+    assert sum(len(group["proposals"]) for group in groups) <= 3 * len(groups)
+    assert sum(group["views"] for group in groups) == 400
 
 
 def test_compiling_twice_gives_one_digest_and_leaves_it_frozen(week_of_data):

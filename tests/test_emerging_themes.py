@@ -16,7 +16,25 @@ TOPICS = {
     "parking": "staff parking charges at the hospital car park cost nurses on night shifts money every week",
     "interpreters": "interpreters for patients who speak little English are booked late and appointments are wasted",
 }
-FILLER = "we think that this would help our service and the people we work with in the area".split()
+FILLER = [
+    "we",
+    "think",
+    "that",
+    "this",
+    "would",
+    "help",
+    "our",
+    "service",
+    "and",
+    "the",
+    "people",
+    "we",
+    "work",
+    "with",
+    "in",
+    "the",
+    "area",
+]
 
 
 def view_about(topic: str, rng: random.Random):

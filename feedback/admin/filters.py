@@ -90,6 +90,25 @@ class ThemeFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(tags))
 
 
+class UnthemedFilter(admin.SimpleListFilter):
+    """Submissions with a view on an element that no person has given a theme (`?unthemed=<element>`)."""
+
+    title = "views with no theme"
+    parameter_name = "unthemed"
+
+    def lookups(self, request, model_admin):
+        return Element.choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        if self.value() not in Element.values:
+            return queryset.none()
+        themed = ThemeTag.objects.confirmed().filter(view=OuterRef("pk"))
+        views = View.objects.filter(submission=OuterRef("pk"), element=self.value()).exclude(Exists(themed))
+        return queryset.filter(Exists(views))
+
+
 class CampaignFilter(admin.SimpleListFilter):
     """Submissions with a view in one campaign of near-identical views (`?campaign=<id>`)."""
 

@@ -46,6 +46,7 @@ from .filters import (
     ReceivedFilter,
     StanceFilter,
     ThemeFilter,
+    UnthemedFilter,
 )
 
 PERSONAL_FIELDS = ["name", "email"]
@@ -143,6 +144,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         "source",
         ThemeFilter,
         StanceFilter,
+        UnthemedFilter,
         CampaignFilter,
         QuotableFilter,
         DigestFilter,
