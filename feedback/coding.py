@@ -5,13 +5,16 @@ themes (confirming the machine's suggestions a person kept, remembering the
 ones they turned down).
 """
 
+import zlib
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from .agreement import agreement
 from .models import (
     AuditAction,
     AuditEvent,
@@ -20,6 +23,7 @@ from .models import (
     Level,
     Region,
     RejectedSuggestion,
+    SecondOpinion,
     Stance,
     Theme,
     ThemeTag,
@@ -34,6 +38,7 @@ CLAIM_FOR = timedelta(minutes=3)
 STATES = {
     "untagged": "Not yet coded",
     "suggested": "With machine suggestions",
+    "second": "Second opinions (coded blind)",
     "all": "All views",
 }
 
@@ -82,6 +87,8 @@ class Queue:
             views = views.exclude(Exists(people))
         elif self.state == "suggested":
             views = views.filter(Exists(machine))
+        elif self.state == "second":
+            views = views.filter(second_opinion__second_at__isnull=True)
         if self.level:
             views = views.filter(level=self.level)
         if self.theme:
@@ -107,6 +114,9 @@ def claim_next(queue: Queue, *, user, now: datetime, skip: frozenset[int] = froz
     """The oldest view in the queue that nobody else holds, claimed for `user`; None when the queue is done."""
     held_by_others = CodingClaim.objects.filter(view=OuterRef("pk"), until__gt=now).exclude(user=user)
     candidates = queue.views().exclude(Exists(held_by_others)).exclude(pk__in=skip)
+    if queue.state == "second":
+        # Nobody gives the second opinion on their own coding.
+        candidates = candidates.exclude(second_opinion__first_by=user)
     for view in candidates.select_related("submission")[:20]:
         if claim(view, user=user, now=now):
             return view
@@ -165,6 +175,7 @@ def code(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bo
                     tag.reject(by=by)
         after = sorted(str(tag) for tag in view.tags.select_related("theme"))
         changed = before != after or bool(confirming)
+        _draw_for_second_opinion(view, by=by, themes=themes)
         if changed:
             AuditEvent.objects.record(
                 AuditAction.THEMES_CHANGED,
@@ -242,6 +253,95 @@ def code_campaign(view: View, *, by, chosen: dict[int, str], ip: str | None = No
             for target in targets
         )
     return len(targets)
+
+
+def drawn_for_second_opinion(view_id: int) -> bool:
+    """A fixed draw for each view (from its id), so the same share is drawn whoever codes what."""
+    share = settings.QIPP_SECOND_OPINION_SHARE
+    return zlib.crc32(f"second-opinion:{view_id}".encode()) % 10_000 < share * 10_000
+
+
+def _draw_for_second_opinion(view: View, *, by, themes: set[int]) -> None:
+    """
+    A drawn view waits for a second reviewer once a person has coded it; the
+    first reviewer coding it again before then updates what they gave.
+    """
+    if not drawn_for_second_opinion(view.pk):
+        return
+    opinion, created = SecondOpinion.objects.get_or_create(
+        view=view, defaults={"first_by": by, "first_themes": sorted(themes)}
+    )
+    if not created and opinion.second_at is None and opinion.first_by_id == by.pk:
+        opinion.first_themes = sorted(themes)
+        opinion.save(update_fields=["first_themes"])
+
+
+def give_second_opinion(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bool:
+    """
+    Record the themes a second reviewer gives a drawn view, blind: the view's
+    own tags are left as the first reviewer made them. False if the view is
+    not waiting for a second opinion, or `by` coded it first.
+    """
+    themes = sorted(
+        Theme.objects.active().for_element(view.element).filter(pk__in=chosen).values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        given = (
+            SecondOpinion.objects.filter(view=view, second_at__isnull=True)
+            .exclude(first_by=by)
+            .update(second_by=by, second_themes=themes, second_at=timezone.now())
+        )
+        if given:
+            AuditEvent.objects.record(
+                AuditAction.SECOND_OPINION_GIVEN, by=by, ip=ip, submission=view.submission, view=view.position
+            )
+        release(view, user=by)
+    return bool(given)
+
+
+def settle(opinion: SecondOpinion, *, by, chosen: dict[int, str], ip: str | None = None) -> bool:
+    """A lead decides the themes of a view two reviewers coded differently. False if already settled."""
+    with transaction.atomic():
+        if not SecondOpinion.objects.filter(pk=opinion.pk, settled_at__isnull=True).update(
+            settled_by=by, settled_at=timezone.now()
+        ):
+            return False
+        # A theme the lead keeps keeps the stance it was given.
+        stances = dict(opinion.view.tags.values_list("theme_id", "stance"))
+        chosen = {theme: stance or stances.get(theme, "") for theme, stance in chosen.items()}
+        code(opinion.view, by=by, chosen=chosen, ip=ip)
+        AuditEvent.objects.record(
+            AuditAction.SECOND_OPINION_SETTLED,
+            by=by,
+            ip=ip,
+            submission=opinion.view.submission,
+            view=opinion.view.position,
+        )
+    return True
+
+
+def disagreements(element: str) -> QuerySet:
+    """Second opinions that differ from the first and that no lead has settled yet, oldest first."""
+    return (
+        SecondOpinion.objects.filter(view__element=element, second_at__isnull=False, settled_at__isnull=True)
+        .select_related("view__submission", "first_by", "second_by")
+        .order_by("second_at")
+    )
+
+
+def reviewer_agreement(element: str):
+    """How far first and second reviewers agree on the element's views coded twice (None before any)."""
+    rows = list(
+        SecondOpinion.objects.filter(view__element=element, second_at__isnull=False).values_list(
+            "view_id", "first_themes", "second_themes"
+        )
+    )
+    if not rows:
+        return None
+    first = {(view, theme) for view, themes, _ in rows for theme in themes}
+    second = {(view, theme) for view, _, themes in rows for theme in themes}
+    themes = Theme.objects.for_element(element).values_list("pk", flat=True)
+    return agreement(first, second, views=[view for view, _, _ in rows], themes=themes)
 
 
 def confirm_suggestions(view: View, *, by, ip: str | None = None) -> int:

@@ -261,6 +261,24 @@ def agreement_by_element() -> dict[str, dict]:
 
 
 def agreement() -> list[dict]:
-    """The same, as the dashboard's rows, in the order of the elements."""
+    """
+    For each element, in their order: the newest model's agreement with
+    people (`agreement_by_element`) and the agreement between two reviewers
+    on views coded twice (`coding.reviewer_agreement`); None where not measured yet.
+    """
+    from .coding import reviewer_agreement
+
     newest = agreement_by_element()
-    return [{"label": element.label, **newest[element]} for element in Element if element in newest]
+    rows = []
+    for element in Element:
+        reviewers = reviewer_agreement(element)
+        if element in newest or reviewers:
+            rows.append(
+                {
+                    "code": element.value,
+                    "label": element.label,
+                    "machine": newest.get(element),
+                    "reviewers": reviewers.as_dict() if reviewers else None,
+                }
+            )
+    return rows

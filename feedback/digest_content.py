@@ -21,7 +21,7 @@ from .models import Digest
 
 # The shape of the content compiled now. Digests compiled before the number
 # was stored have the first shape. 2 added campaigns and distinct texts, and
-# grouped the national policy proposals.
+# grouped the national policy proposals, and the coding's agreement figures.
 SCHEMA = 2
 
 
@@ -88,6 +88,19 @@ class CampaignSummary(TypedDict):
     excerpt: str  # the first letter's opening, only if its sender agreed to be quoted
 
 
+class AgreementFigures(TypedDict):
+    positive_agreement: float | None
+    kappa: float | None
+    tags: int
+    views: int
+    version: NotRequired[str]  # the model's, for suggestions
+
+
+class CodingAgreement(TypedDict):
+    machine: AgreementFigures | None  # suggestions against reviewers, on held-out tags
+    reviewers: AgreementFigures | None  # two reviewers, on views coded twice (the second blind)
+
+
 class ElementSummary(TypedDict):
     code: str
     label: str
@@ -99,6 +112,7 @@ class ElementSummary(TypedDict):
     change: str
     levels: list[Count]  # prioritisation only
     themes: list[Theme]
+    agreement: CodingAgreement | None
     quotes: list[Quote]
 
 
@@ -154,6 +168,7 @@ def read(stored: dict) -> Content:
         for element in content["elements"]:
             element.setdefault("distinct_texts", None)
             element.setdefault("campaigns", [])
+            element.setdefault("agreement", None)
         content["national_policy"].setdefault("groups", [])
         content["national_policy"].setdefault("submissions", None)
         content["schema"] = 2

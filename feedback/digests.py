@@ -246,6 +246,7 @@ def build_content(digest: Digest) -> Content:
     ):
         grid[element][level] = count
 
+    coding_agreement = _agreement()
     elements = []
     for element in Element:
         count = by_element.get(element, 0)
@@ -268,6 +269,7 @@ def build_content(digest: Digest) -> Content:
                 if element == Element.PRIORITISATION
                 else [],
                 "themes": _themes(digest, element),
+                "agreement": coding_agreement.get(element),
                 "quotes": _quotes(digest, element),
             }
         )
@@ -397,6 +399,26 @@ def _campaigns(digest: Digest, element: Element, views: int) -> tuple[int, list[
             {"id": row["campaign_id"], "views": row["views"], "size": row["campaign__size"], "excerpt": excerpt}
         )
     return distinct, campaigns
+
+
+def _agreement() -> dict[str, dict]:
+    """
+    For each element, how far the coding behind its themes agrees, as it
+    stands when the digest is compiled: the newest model's suggestions
+    against reviewers, and two reviewers against each other.
+    """
+    from .dashboard import agreement
+
+    def figures(measured: dict | None, *fields: str) -> dict | None:
+        return {field: measured.get(field) for field in fields} if measured else None
+
+    return {
+        row["code"]: {
+            "machine": figures(row["machine"], "positive_agreement", "kappa", "tags", "views", "version"),
+            "reviewers": figures(row["reviewers"], "positive_agreement", "kappa", "tags", "views"),
+        }
+        for row in agreement()
+    }
 
 
 def _quote(view: View) -> dict:

@@ -358,6 +358,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # A theme is suggested by the machine only once people have confirmed it on this many views.
 QIPP_SUGGESTION_MIN_EXAMPLES = env.int("QIPP_SUGGESTION_MIN_EXAMPLES", default=20)
+# The share of views a person codes that are drawn for a second reviewer to code blind
+# (how far reviewers agree is measured on them). 0 turns second opinions off.
+QIPP_SECOND_OPINION_SHARE = env.float("QIPP_SECOND_OPINION_SHARE", default=0.05)
+if not 0 <= QIPP_SECOND_OPINION_SHARE <= 1:
+    raise ImproperlyConfigured("QIPP_SECOND_OPINION_SHARE is a share between 0 and 1 (0.05 is one view in twenty).")
 if QIPP_SUGGESTION_MIN_EXAMPLES < 5:
     raise ImproperlyConfigured("QIPP_SUGGESTION_MIN_EXAMPLES must be at least 5: fewer teaches a model nothing.")
 

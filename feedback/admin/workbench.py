@@ -25,6 +25,7 @@ from ..models import (
     Element,
     Level,
     Region,
+    SecondOpinion,
     Stance,
     Status,
     Theme,
@@ -36,7 +37,18 @@ from ..periods import week_of
 from .base import PERSONAL_DETAILS_PERMISSION
 
 CODING_PERMISSION = "feedback.add_themetag"
+# Settling reviewers' disagreements and deciding emerging themes belong to those who keep the codebook: the leads.
+SETTLING_PERMISSION = "feedback.add_theme"
 HISTORY = 20
+
+
+def _chosen(request: HttpRequest) -> dict[int, str]:
+    """The themes ticked in a coding form, with the stance chosen for each: {theme id: stance}."""
+    return {
+        int(value): request.POST.get(f"stance-{value}", "")
+        for value in request.POST.getlist("theme")
+        if value.isdigit() and len(value) < 12
+    }
 
 
 class WorkbenchPages:
@@ -49,6 +61,11 @@ class WorkbenchPages:
                 "workbench/<int:view_id>/",
                 self.admin_site.admin_view(self.coding_view),
                 name="feedback_view_coding",
+            ),
+            path(
+                "workbench/disagreements/",
+                self.admin_site.admin_view(self.disagreements_view),
+                name="feedback_view_disagreements",
             ),
             path(
                 "workbench/proposal/<int:proposal_id>/",
@@ -87,6 +104,53 @@ class WorkbenchPages:
             audit.record(AuditAction.VIEWED_PERSONAL_DETAILS, request=request, submission=view.submission)
         return TemplateResponse(request, "admin/feedback/view/workbench.html", context)
 
+    def disagreements_view(self, request: HttpRequest) -> HttpResponse:
+        """Leads settle the views two reviewers coded differently: the lead's themes become the view's."""
+        if not request.user.has_perm(CODING_PERMISSION) or not request.user.has_perm(SETTLING_PERMISSION):
+            raise PermissionDenied
+        element = request.GET.get("element", "")
+        element = element if element in Element.values else Element.PRIORITISATION
+        if request.method == "POST":
+            opinion = get_object_or_404(
+                SecondOpinion.objects.select_related("view__submission"),
+                pk=request.POST.get("opinion", "0") if request.POST.get("opinion", "").isdigit() else 0,
+            )
+            chosen = {
+                int(value): request.POST.get(f"stance-{value}", "")
+                for value in request.POST.getlist("theme")
+                if value.isdigit() and len(value) < 12
+            }
+            if coding.settle(opinion, by=request.user, chosen=chosen, ip=client_ip(request)):
+                messages.success(
+                    request, f"Settled {opinion.view.submission.reference}, view {opinion.view.position}."
+                )
+            else:
+                messages.info(request, "Someone had already settled that view.")
+            return HttpResponseRedirect(request.path + "?" + urlencode({"element": opinion.view.element}))
+        themes = list(Theme.objects.for_element(element))
+        names = {theme.pk: theme.name for theme in themes}
+        open_disagreements = [
+            {
+                "opinion": opinion,
+                "first": [names.get(pk, "?") for pk in opinion.first_themes],
+                "second": [names.get(pk, "?") for pk in opinion.second_themes],
+                "either": set(opinion.first_themes) | set(opinion.second_themes),
+            }
+            for opinion in coding.disagreements(element)[:50]
+            if opinion.disagree
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Reviewers' disagreements: {Element(element).label}",
+            "element": element,
+            "elements": Element.choices,
+            "themes": [theme for theme in themes if theme.retired_at is None],
+            "disagreements": open_disagreements,
+            "reviewers": coding.reviewer_agreement(element),
+        }
+        return TemplateResponse(request, "admin/feedback/view/disagreements.html", context)
+
     def proposal_view(self, request: HttpRequest, proposal_id: int) -> HttpResponse:
         """A lead adds an emerging theme to the codebook, or dismisses it."""
         if request.method != "POST":
@@ -117,12 +181,11 @@ class WorkbenchPages:
     def _act(self, request: HttpRequest, queue: coding.Queue, view: View) -> HttpResponse:
         action = request.POST.get("action", "save")
         ip = client_ip(request)
-        chosen = {
-            int(value): request.POST.get(f"stance-{value}", "")
-            for value in request.POST.getlist("theme")
-            if value.isdigit() and len(value) < 12
-        }
-        if action == "save":
+        chosen = _chosen(request)
+        if action == "save" and queue.state == "second":
+            if not coding.give_second_opinion(view, by=request.user, chosen=chosen, ip=ip):
+                messages.error(request, "That view is not waiting for your second opinion: nothing was recorded.")
+        elif action == "save":
             coding.code(view, by=request.user, chosen=chosen, ip=ip)
         elif action == "save_campaign":
             others = coding.code_campaign(view, by=request.user, chosen=chosen, ip=ip)
@@ -205,6 +268,8 @@ class WorkbenchPages:
             "themes": themes,
             "this_week": week_of(timezone.now()).label,
             "agreement": dashboard.agreement_by_element().get(queue.element),
+            "reviewers": coding.reviewer_agreement(queue.element),
+            "blind": queue.state == "second",
         }
         if view is None:
             context["waiting"] = queue.views().count()
@@ -214,7 +279,8 @@ class WorkbenchPages:
                     for proposal in ThemeProposal.objects.filter(element=queue.element, status=ThemeProposal.OPEN)
                 ]
         else:
-            tags = {tag.theme_id: tag for tag in view.tags.all()}
+            # A second opinion is given blind: neither the first reviewer's themes nor the machine's show.
+            tags = {} if context["blind"] else {tag.theme_id: tag for tag in view.tags.all()}
             left, total = queue.position(view)
             done = request.session.get("workbench_done", [])
             previous = next((pk for pk in reversed(done) if pk != view.pk), None)
@@ -231,6 +297,6 @@ class WorkbenchPages:
                 "total": total,
                 "previous_url": self._coding_url(View(pk=previous), queue) if previous else "",
                 "suggested": sum(1 for tag in tags.values() if not tag.is_confirmed),
-                "campaign": self._campaign(view),
+                "campaign": None if context["blind"] else self._campaign(view),
             }
         return context

@@ -45,6 +45,7 @@ from .submissions import (
 from .themes import (
     CodingClaim,
     RejectedSuggestion,
+    SecondOpinion,
     SuggestionModel,
     Theme,
     ThemeProposal,
@@ -56,6 +57,7 @@ from .themes import (
 from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
+    "SecondOpinion",
     "ThemeProposal",
     "Campaign",
     "ViewFingerprint",

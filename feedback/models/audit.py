@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     ATTACHMENT_DOWNLOADED = "attachment_downloaded", "Downloaded an attachment"
     RESPONSES_IMPORTED = "responses_imported", "Imported responses from a spreadsheet"
     THEME_PROPOSAL_DECIDED = "theme_proposal_decided", "Added or dismissed an emerging theme"
+    SECOND_OPINION_GIVEN = "second_opinion_given", "Coded a view blind, as a second opinion"
+    SECOND_OPINION_SETTLED = "second_opinion_settled", "Settled two reviewers' disagreement"
 
 
 class AuditEventManager(models.Manager):

@@ -227,3 +227,31 @@ class ThemeProposal(models.Model):
     def ordered_examples(self) -> list[View]:
         by_id = {view.pk: view for view in self.examples.select_related("submission")}
         return [by_id[pk] for pk in self.example_order if pk in by_id]
+
+
+class SecondOpinion(models.Model):
+    """
+    A view drawn at random, once a person has coded it, for a second reviewer
+    to code blind (without seeing the first's themes). The two sets of themes
+    measure how far reviewers agree; where they differ, a lead settles it.
+    """
+
+    view = models.OneToOneField(View, on_delete=models.CASCADE, related_name="second_opinion")
+    first_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    first_themes = models.JSONField(default=list, help_text="Theme ids the first reviewer gave.")
+    drawn_at = models.DateTimeField(default=timezone.now)
+    second_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    second_themes = models.JSONField(null=True, blank=True, help_text="Theme ids the second reviewer gave, blind.")
+    second_at = models.DateTimeField(null=True, blank=True)
+    settled_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["view"], condition=Q(second_at__isnull=True), name="second_opinion_waiting")]
+
+    def __str__(self) -> str:
+        return f"Second opinion on {self.view}"
+
+    @property
+    def disagree(self) -> bool:
+        return self.second_themes is not None and sorted(self.first_themes) != sorted(self.second_themes)
