@@ -53,6 +53,7 @@ MATRIX = [
     ),
     ("Tag a view's themes", "/admin/feedback/view/{view}/change/", "no yes yes no yes"),
     ("The workbench (coding views)", "/admin/feedback/view/workbench/", "no yes yes no yes"),
+    ("Reviewers' disagreements (settle them)", "/admin/feedback/view/workbench/disagreements/", "no no yes no yes"),
     ("Theme codebook", "/admin/feedback/theme/", "no yes yes no yes"),
     ("Add a theme", "/admin/feedback/theme/add/", "no no yes no yes"),
     ("Digests", "/admin/feedback/digest/", "yes yes yes no yes"),
