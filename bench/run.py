@@ -15,7 +15,7 @@ from harness import RESULTS, Database, Result, report, setup_django
 
 SEED = 2009
 WEEKS = 52
-GROUPS = ["mail", "http", "digest", "workspace", "memory", "fanout"]
+GROUPS = ["mail", "http", "digest", "workspace", "analysis", "memory", "fanout"]
 # The 10,000-message import takes minutes: the full benchmark only, unless asked for.
 NOT_QUICK = {"mail"}
 
@@ -79,15 +79,16 @@ def main() -> int:
 
 
 def measure_sizes(groups: list[str], sizes: list[int], rounds: int) -> list[Result]:
+    import analysis
     import digest
     import workspace
     from django.core.management import call_command
 
     results: list[Result] = []
-    if not {"digest", "workspace"} & set(groups):
+    if not {"digest", "workspace", "analysis"} & set(groups):
         return results
     seeded, memories, week_rows = 0, {}, {}
-    export_memory = {}
+    export_memory, grouping_memory = {}, {}
     for size in sizes:
         started = time.monotonic()
         call_command(
@@ -104,6 +105,14 @@ def measure_sizes(groups: list[str], sizes: list[int], rounds: int) -> list[Resu
             results += measured
             for result in measured:
                 print(f"  {result.measure}: {result.ratio:.2f}x", flush=True)
+        if "analysis" in groups:
+            # Training is measured once, on the smallest database: its cost follows the tags, not the rows.
+            measured, grouping_memory[size] = analysis.measure(size=size, rounds=rounds, train=size == sizes[0])
+            results += measured
+            for result in measured:
+                print(f"  {result.measure}: {result.portal:.3f}{result.unit} ({result.ratio:.2f}x)", flush=True)
+    if len(grouping_memory) > 1:
+        results.append(analysis.grouping_memory(grouping_memory))
     if len(memories) > 1:
         results.append(digest.memory_per_row(memories, week_rows))
     if len(export_memory) > 1:

@@ -5,9 +5,10 @@ tags people confirmed, that proposes themes for views nobody has coded yet.
 Training (`train`) takes every coded view of the element (a view with at
 least one confirmed tag), keeps the themes with at least MIN_EXAMPLES of
 them, and fits TF-IDF over words and character n-grams with a one-vs-rest
-logistic regression. It first fits on four fifths and measures agreement
-with the people on the fifth held out (feedback.agreement), then fits on
-everything and stores the pipeline with a version. `suggest` scores the
+logistic regression. It fits on four fifths, measures agreement with the
+people on the fifth held out (feedback.agreement), and stores that very
+pipeline with a version: the figures printed are those of the model that
+suggests, and it is fitted once. `suggest` scores the
 views nobody has coded and writes ThemeTag rows with no person assigned,
 with the confidence and the model version. A suggestion counts nowhere until
 a person confirms it; one a person rejected is never proposed again.
@@ -110,8 +111,6 @@ def train(element: str, *, now=None) -> SuggestionModel | None:
     figures = agreement(
         _pairs(held_ids, matrix[held], themes), _pairs(held_ids, predicted, themes), views=held_ids, themes=themes
     )
-    fitted = pipeline()
-    fitted.fit(texts, matrix)
     number = SuggestionModel.objects.filter(kind=SuggestionModel.THEMES, element=element).count() + 1
     return SuggestionModel.objects.create(
         kind=SuggestionModel.THEMES,
@@ -119,9 +118,9 @@ def train(element: str, *, now=None) -> SuggestionModel | None:
         version=f"{element}-{number}-{now:%Y%m%d%H%M%S%f}",
         trained_at=now,
         themes=themes,
-        views=len(ids),
+        views=len(kept),
         metrics={**figures.as_dict(), "trained_on": len(kept), "held_out": len(held)},
-        pipeline=_dumped(fitted),
+        pipeline=_dumped(measured),
     )
 
 
@@ -225,20 +224,19 @@ def train_text_model(kind: str, *, now=None) -> SuggestionModel | None:
     held, kept = order[:cut], order[cut:]
     measured = text_pipeline().fit([rows[i][0] for i in kept], [rows[i][1] for i in kept])
     truth, guessed = [rows[i][1] for i in held], list(measured.predict([rows[i][0] for i in held]))
-    fitted = text_pipeline().fit([text for text, _ in rows], [label for _, label in rows])
     number = SuggestionModel.objects.filter(kind=kind).count() + 1
     return SuggestionModel.objects.create(
         kind=kind,
         version=f"{kind}-{number}-{now:%Y%m%d%H%M%S%f}",
         trained_at=now,
-        themes=list(fitted.classes_),
-        views=len(rows),
+        themes=list(measured.classes_),
+        views=len(kept),
         metrics={
             "accuracy": accuracy_score(truth, guessed),
             "kappa": cohen_kappa_score(truth, guessed),
             "held_out": len(held),
         },
-        pipeline=_dumped(fitted),
+        pipeline=_dumped(measured),
     )
 
 

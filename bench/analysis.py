@@ -1,0 +1,223 @@
+"""
+The analysis measures, on the seeded database:
+
+- the workbench's next view (`coding.claim_next`: the oldest uncoded view
+  nobody holds, claimed) against the same query and claim written by hand;
+- training one element's theme suggestions and writing them for every
+  uncoded view, against a bare scikit-learn script doing the same fit and
+  predictions, each in a fresh process (seconds and resident memory);
+- grouping campaigns: the one-off build over every view, and one week's
+  views grouped incrementally (seconds and resident memory, no ceiling:
+  the memory per view must stay flat as the database grows);
+- the suggestions' agreement with people per element (positive agreement,
+  the micro-F1 over (view, theme) pairs, and kappa), reported.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import Result, alternate, at_most, median
+
+CHILD = Path(__file__).resolve().parent / "analysis_child.py"
+NEXT_VIEW_BY_HAND = """
+    SELECT v.id FROM feedback_view v JOIN feedback_submission s ON s.id = v.submission_id
+    WHERE v.element = 'prioritisation'
+      AND NOT EXISTS (SELECT 1 FROM feedback_themetag t WHERE t.view_id = v.id
+                      AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM feedback_codingclaim c WHERE c.view_id = v.id AND c.until > now()
+                      AND c.user_id <> %s)
+    ORDER BY s.received_at, v.id LIMIT 1"""
+CLAIM_BY_HAND = """INSERT INTO feedback_codingclaim (view_id, user_id, until)
+    VALUES (%s, %s, now() + interval '3 minutes')
+    ON CONFLICT (view_id) DO UPDATE SET user_id = EXCLUDED.user_id, until = EXCLUDED.until"""
+
+
+def child(*arguments: str) -> dict:
+    finished = subprocess.run(  # noqa: S603
+        [sys.executable, str(CHILD), *arguments], cwd=CHILD.parent, capture_output=True, text=True, check=True
+    )
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def next_view(size: int, rounds: int) -> Result:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from feedback import coding
+    from feedback.models import CodingClaim
+
+    reviewer, _ = get_user_model().objects.get_or_create(username="bench.reviewer", defaults={"is_staff": True})
+    queue = coding.Queue(element="prioritisation", state="untagged")
+
+    def by_hand() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(NEXT_VIEW_BY_HAND, [reviewer.pk])
+            cursor.execute(CLAIM_BY_HAND, [cursor.fetchone()[0], reviewer.pk])
+
+    def portal() -> None:
+        coding.claim_next(queue, user=reviewer, now=timezone.now())
+
+    def release() -> None:
+        CodingClaim.objects.filter(user=reviewer).delete()
+
+    ceilings, portals = [], []
+    for _ in range(max(rounds, 5) * 4):
+        first, second = alternate(1, by_hand, portal)
+        release()
+        ceilings += first
+        portals += second
+    ceiling, portal_time = median(ceilings) * 1000, median(portals) * 1000
+    result = at_most(
+        2,
+        measure=f"Workbench next view, {size:,} submissions",
+        unit="ms",
+        ceiling=ceiling,
+        portal=portal_time,
+        notes={"p50 target": "under 100 ms", "p50": f"{portal_time:.1f} ms", "rounds": len(portals)},
+    )
+    result.passed = result.passed and portal_time < 100
+    return result
+
+
+def training(size: int) -> list[Result]:
+    """The element with the most confirmed tags: portal and bare script alternate, each in a fresh process."""
+    from django.db.models import Count
+
+    from feedback.models import ThemeTag
+
+    element = (
+        ThemeTag.objects.confirmed()
+        .values("view__element")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .values_list("view__element", "n")
+        .first()
+    )
+    name, tags = element
+    portal_runs, bare_runs = [], []
+    for _ in range(2):
+        bare_runs.append(child("bare", name))
+        portal_runs.append(child("train", name))
+    bare, portal = min(bare_runs, key=lambda r: r["seconds"]), min(portal_runs, key=lambda r: r["seconds"])
+    scope = f"{tags:,} confirmed tags, {bare['scored']:,} views scored"
+    return [
+        at_most(
+            1.5,
+            measure=f"Training suggestions ({name}), {size:,} submissions",
+            unit="s",
+            ceiling=bare["seconds"],
+            portal=portal["seconds"],
+            notes={"scope": scope, "suggestions written": portal["suggestions"]},
+        ),
+        at_most(
+            1.5,
+            measure=f"Training suggestions memory ({name}), {size:,}",
+            unit="MB",
+            ceiling=bare["growth_kib"] / 1024,
+            portal=portal["growth_kib"] / 1024,
+            notes={"measured": "resident memory growth of a fresh process during the job"},
+        ),
+    ]
+
+
+def grouping(size: int) -> tuple[list[Result], float]:
+    """The one-off build over every view, then the newest week's views again. Returns results and KiB a view."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from feedback.models import View, ViewFingerprint
+    from feedback.periods import WEEK
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE feedback_viewfingerprint, feedback_campaign RESTART IDENTITY CASCADE")
+    views = View.objects.count()
+    build = child("group")
+    week = View.objects.filter(submission__received_at__gte=timezone.now() - WEEK).values("pk")
+    ViewFingerprint.objects.filter(view__in=week).delete()
+    increment = child("group")
+    per_view = build["growth_kib"] / views
+    results = [
+        Result(
+            measure=f"Campaign grouping build, {size:,} submissions",
+            unit="s",
+            ceiling=0,
+            portal=build["seconds"],
+            target="report",
+            ratio=0,
+            passed=True,
+            notes={
+                "views": f"{views:,}",
+                "campaigns": build["campaigns"],
+                "memory growth": f"{build['growth_kib'] / 1024:,.0f} MB ({per_view:.2f} KiB a view)",
+            },
+        ),
+        Result(
+            measure=f"Campaign grouping, one week's views, {size:,}",
+            unit="s",
+            ceiling=0,
+            portal=increment["seconds"],
+            target="report",
+            ratio=0,
+            passed=True,
+            notes={
+                "views grouped": f"{increment['fingerprinted']:,}",
+                "memory growth": f"{increment['growth_kib'] / 1024:,.0f} MB",
+            },
+        ),
+    ]
+    return results, per_view
+
+
+def grouping_memory(per_view: dict[int, float]) -> Result:
+    """Memory a view must not grow with the number of views (a square would multiply it by the size ratio)."""
+    smallest, largest = min(per_view), max(per_view)
+    ratio = per_view[largest] / per_view[smallest]
+    return Result(
+        measure=f"Campaign grouping memory a view, {largest:,} vs {smallest:,}",
+        unit="KiB",
+        ceiling=per_view[smallest],
+        portal=per_view[largest],
+        target="<= 1.5x",
+        ratio=ratio,
+        passed=ratio <= 1.5,
+        notes={"square growth would be": f"{largest / smallest:.0f}x"},
+    )
+
+
+def agreement(size: int) -> Result:
+    """Each element's newest model: positive agreement (micro-F1) and kappa on the held-out tags."""
+    from feedback.dashboard import agreement_by_element
+
+    figures = agreement_by_element()
+    notes = {
+        element: f"F1 {row['positive_agreement']:.2f}, kappa {row['kappa']:.2f} on {row['tags']:,} held-out tags"
+        for element, row in figures.items()
+        if row.get("positive_agreement") is not None
+    }
+    lowest = min((row["positive_agreement"] or 0 for row in figures.values()), default=0)
+    return Result(
+        measure=f"Suggestion quality (lowest F1), {size:,}",
+        unit="",
+        ceiling=0,
+        portal=lowest,
+        target="report",
+        ratio=0,
+        passed=True,
+        notes=notes,
+    )
+
+
+def measure(*, size: int, rounds: int, train: bool) -> tuple[list[Result], float]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    results = [next_view(size, rounds)]
+    if train:
+        results += training(size)
+        results.append(agreement(size))
+    grouped, per_view = grouping(size)
+    return results + grouped, per_view
