@@ -10,16 +10,18 @@ Two steps, so that nothing is compared with everything:
    of any of the signature's BANDS meet in a bucket (locality-sensitive
    hashing), and those whose signatures agree in at least CANDIDATE of their
    places are candidates.
-2. A candidate pair is read side by side: the views are near-identical when
-   at least SAME_WORDS of them is the same words in the same order. People
-   writing on the same topic share phrases, sometimes whole sentences; a
-   template letter shares its order too, with a name, a place or a sentence changed.
+2. A new view's most alike candidates (CHECKS of them) are read side by
+   side: the views are near-identical when at least SAME_WORDS of them is the
+   same words in the same order (the longest common subsequence of their
+   words, by rapidfuzz). People writing on the same topic share phrases,
+   sometimes whole sentences; a template letter shares its order too, with a
+   name, a place or a sentence changed.
 
 A view joins the campaign whose first view it nearly repeats (so a campaign
 never drifts from its first text), or starts one with the earlier view it
 nearly repeats. Grouping is incremental (`group_new_views`): each view is
 signed once, new views are compared with all before them, and nothing is
-rebuilt. Memory grows with the number of views (128 bytes of signature
+rebuilt. Memory grows with the number of views (64 bytes of signature
 each), never with its square.
 """
 
@@ -28,54 +30,67 @@ import re
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import Count
+from rapidfuzz.distance import Indel
 
 from .models import Campaign, Element, View, ViewFingerprint
 
 logger = logging.getLogger(__name__)
 
-HASHES = 64
-BANDS = 16  # of two values each, from the first 32: views with 0.4 of their word pairs in common meet in one
+HASHES = 32
+BANDS = 16  # of two values each: views with 0.4 of their word pairs in common meet in one
 # Signatures must agree this much for the texts to be read side by side...
 CANDIDATE = 0.3
 # ...and this much of the two texts must be the same words in the same order (difflib's ratio).
 SAME_WORDS = 0.74
-CHECKS = 5  # campaigns a new view is read against, most alike first
-WINDOW = 500  # in a band many unrelated views share, the earlier views a new one is compared with
+CHECKS = 4  # earlier views (their campaigns' first views) a new view is read against, most alike first
+NEAR = 8  # in each band's buckets, every view is compared with this many before it at once...
+WINDOW = 200  # ...and in crowded buckets (many unrelated views sharing a band) with up to this many
 BATCH = 2000
 GROUP_LOCK = 7302
 
-# Hash functions (a * x + b) mod p with a and b drawn over the whole field, so that every
-# word pair is as likely as any other to give the smallest value.
-_PRIME = np.uint64((1 << 31) - 1)
+# Multiply-shift hashing: ((a * x + b) mod 2^64) >> 32 with a odd, one (a, b) per hash.
 _seeds = np.random.default_rng(20100101)
-_A = _seeds.integers(1, (1 << 31) - 1, size=HASHES, dtype=np.uint64)
-_B = _seeds.integers(0, (1 << 31) - 1, size=HASHES, dtype=np.uint64)
+_A = _seeds.integers(1, 1 << 63, size=HASHES, dtype=np.uint64) | np.uint64(1)
+_B = _seeds.integers(0, 1 << 63, size=HASHES, dtype=np.uint64)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _ELEMENTS = {code: index for index, code in enumerate(Element.values)}
+_CODES: dict[str, int] = {}
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _code(word: str) -> int:
+    code = _CODES.get(word)
+    if code is None:
+        if len(_CODES) > 1_000_000:  # a bound on the cache, whatever the texts
+            _CODES.clear()
+        code = _CODES[word] = zlib.crc32(word.encode())
+    return code
 
 
 def _pairs(text: str) -> np.ndarray:
-    """The text's word pairs as 32-bit numbers (a lone word stands for itself)."""
-    words = np.fromiter((zlib.crc32(word.encode()) for word in _WORD.findall(text.lower())), dtype=np.uint64)
-    if len(words) < 2:
-        return words if len(words) else np.zeros(1, dtype=np.uint64)
-    return (words[:-1] * np.uint64(0x9E3779B1) + words[1:]) & np.uint64(0xFFFFFFFF)
+    """The text's pairs of consecutive words as 32-bit numbers (a lone word stands for itself)."""
+    codes = np.array([_code(word) for word in words(text)] or [0], dtype=np.uint64)
+    if len(codes) < 2:
+        return codes
+    return (codes[:-1] * np.uint64(0x9E3779B1) + codes[1:]) & np.uint64(0xFFFFFFFF)
 
 
 def signatures(texts: list[str]) -> np.ndarray:
-    """One row of HASHES 16-bit values per text."""
+    """One row of HASHES 16-bit values per text: the least hash of its word pairs under each hash function."""
     if not texts:
         return np.zeros((0, HASHES), dtype=np.uint16)
     pairs = [_pairs(text) for text in texts]
     starts = np.cumsum([0] + [len(p) for p in pairs[:-1]])
     values = np.concatenate(pairs)
-    # (a * x + b) mod p, for every pair and every hash function at once: a and x are under 2^31, so no overflow.
-    hashed = ((values % _PRIME)[:, None] * _A[None, :] + _B[None, :]) % _PRIME
+    with np.errstate(over="ignore"):  # wrapping modulo 2^64 is the hash
+        hashed = (values[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
     return (np.minimum.reduceat(hashed, starts, axis=0) & np.uint64(0xFFFF)).astype(np.uint16)
 
 
@@ -151,8 +166,11 @@ def group_new_views() -> Grouped:
 
 
 def same_words(first: str, second: str) -> float:
-    """How much of two texts is the same words in the same order (0 to 1)."""
-    return SequenceMatcher(None, _WORD.findall(first.lower()), _WORD.findall(second.lower()), autojunk=False).ratio()
+    """
+    How much of two texts is the same words in the same order (0 to 1): twice
+    the longest common subsequence of their words over their lengths together.
+    """
+    return Indel.normalized_similarity(words(first), words(second))
 
 
 class _Table:
@@ -189,12 +207,16 @@ class _Table:
             filled = index + 1
         return cls(ids[:filled], elements[:filled], signature[:filled], campaigns[:filled], new[:filled])
 
-    def candidates(self) -> dict[int, dict[int, float]]:
+    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """
-        For each new row, the earlier rows that share a band with it and whose
-        signatures agree in at least CANDIDATE of their places: {row: {earlier row: agreement}}.
+        For each new row (in the order of `self.new`'s rows), its CHECKS most
+        alike earlier rows among those sharing a band with it: (rows, agreement),
+        two arrays of CHECKS columns; a row of -1 is no candidate.
         """
-        found: dict[int, dict[int, float]] = {}
+        new_rows = np.flatnonzero(self.new)
+        slot = np.full(len(self.ids), -1, dtype=np.int64)
+        slot[new_rows] = np.arange(len(new_rows))
+        kept = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))
         for band in range(BANDS):
             keys = (
                 (self.elements << np.uint64(32))
@@ -202,67 +224,127 @@ class _Table:
                 | self.signature[:, 2 * band + 1].astype(np.uint64)
             )
             rows = np.flatnonzero(np.isin(keys, keys[self.new]))
-            rows = rows[np.argsort(keys[rows], kind="stable")]
-            for bucket in np.split(rows, np.flatnonzero(np.diff(keys[rows])) + 1):
-                if len(bucket) < 2:
-                    continue
-                for position in np.flatnonzero(self.new[bucket]):
-                    if position == 0:
-                        continue
-                    row = bucket[position]
-                    # In a band many unrelated views share, the nearest earlier ones are enough.
-                    earlier = bucket[max(0, position - WINDOW) : position]
-                    agreement = (self.signature[earlier] == self.signature[row]).mean(axis=1)
-                    near = found.setdefault(int(row), {})
-                    alike = agreement >= CANDIDATE
-                    near.update(zip(earlier[alike].tolist(), agreement[alike].tolist(), strict=True))
+            rows = rows[np.argsort(keys[rows], kind="stable")]  # a bucket's rows in the order the views came
+            found = [kept, *self._neighbours(rows, keys[rows], slot), *self._crowded(rows, keys[rows], slot)]
+            kept = _best(*(np.concatenate(parts) for parts in zip(*found, strict=True)), rows=len(self.ids))
+        best_rows = np.full((len(new_rows), CHECKS), -1, dtype=np.int64)
+        best = np.zeros((len(new_rows), CHECKS), dtype=np.float32)
+        slots, others, values = kept
+        rank = np.arange(len(slots)) - np.searchsorted(slots, slots)
+        best_rows[slots, rank], best[slots, rank] = others, values
+        return best_rows, best
+
+    def _alike(self, later: np.ndarray, earlier: np.ndarray, slot: np.ndarray):
+        """Pairs (new later row, earlier row) whose signatures agree in CANDIDATE of places: (slot, row, agreement)."""
+        fresh = self.new[later]
+        later, earlier = later[fresh], earlier[fresh]
+        agreement = (self.signature[later] == self.signature[earlier]).mean(axis=1, dtype=np.float32)
+        alike = agreement >= CANDIDATE
+        return slot[later[alike]], earlier[alike], agreement[alike]
+
+    def _neighbours(self, rows: np.ndarray, keys: np.ndarray, slot: np.ndarray) -> list:
+        """Each row against the NEAR rows before it in its bucket, for every bucket at once."""
+        found = []
+        for distance in range(1, NEAR + 1):
+            same = keys[distance:] == keys[:-distance]
+            if not same.any():
+                break
+            found.append(self._alike(rows[distance:][same], rows[:-distance][same], slot))
+        return found
+
+    def _crowded(self, rows: np.ndarray, keys: np.ndarray, slot: np.ndarray) -> list:
+        """
+        In a bucket of more than NEAR + 1 rows, each new row against the rest of
+        the WINDOW rows before it: a few hundred new rows at a time, as one array.
+        """
+        edges = np.flatnonzero(np.diff(keys)) + 1
+        starts, ends = np.concatenate([[0], edges]), np.concatenate([edges, [len(rows)]])
+        found = []
+        for start, end in zip(starts[ends - starts > NEAR + 1], ends[ends - starts > NEAR + 1], strict=True):
+            bucket = rows[start:end]
+            positions = np.flatnonzero(self.new[bucket])
+            positions = positions[positions > NEAR]
+            for first in range(0, len(positions), 256):
+                members = positions[first : first + 256]
+                low = max(0, int(members[0]) - WINDOW)
+                earlier = np.arange(low, int(members[-1]) - NEAR)
+                agreement = (
+                    self.signature[bucket[members]][:, None, :] == self.signature[bucket[earlier]][None, :, :]
+                ).mean(axis=2, dtype=np.float32)
+                offsets = members[:, None] - earlier[None, :]
+                alike = (offsets > NEAR) & (offsets <= WINDOW) & (agreement >= CANDIDATE)
+                member, other = np.nonzero(alike)
+                found.append((slot[bucket[members[member]]], bucket[earlier[other]], agreement[member, other]))
         return found
 
     def leader(self, row: int) -> int:
         """The row a view is compared with to join: its campaign's first view, or itself."""
         return self.leaders.get(int(self.campaigns[row]), row) if self.campaigns[row] else row
 
-    def matches(self, candidates: dict[int, dict[int, float]]) -> dict[int, int]:
+    def matches(self, candidates: tuple[np.ndarray, np.ndarray]) -> dict[int, int]:
         """
         {new row: leader row it nearly repeats}, in the order the views came.
         Each new view is read against the first views of the campaigns it
         may belong to, most alike first: a campaign never drifts from its first text.
         """
+        best_rows, best = candidates
+        new_rows = np.flatnonzero(self.new)
         texts = _Texts(self.ids)
-        texts.fetch({*candidates, *(self.leader(other) for near in candidates.values() for other in near)})
         matches: dict[int, int] = {}
-        for row in sorted(candidates):
-            leaders = []
-            for other, _ in sorted(candidates[row].items(), key=lambda item: -item[1]):
-                leader = matches.get(other, self.leader(other))
-                if leader not in leaders:
-                    leaders.append(leader)
-            for leader in leaders[:CHECKS]:
-                if same_words(texts[row], texts[leader]) >= SAME_WORDS:
-                    matches[row] = leader
-                    break
+        for start in range(0, len(new_rows), BATCH * 5):
+            chunk = range(start, min(start + BATCH * 5, len(new_rows)))
+            wanted = {int(new_rows[i]) for i in chunk if best[i, 0] > 0}
+            wanted |= {self.leader(int(row)) for i in chunk for row in best_rows[i] if row >= 0}
+            texts.fetch(wanted)
+            for i in chunk:
+                if best[i, 0] == 0:
+                    continue
+                row, leaders = int(new_rows[i]), []
+                for other in best_rows[i][best[i] > 0]:
+                    leader = matches.get(int(other), self.leader(int(other)))
+                    if leader not in leaders:
+                        leaders.append(leader)
+                for leader in leaders:
+                    if Indel.normalized_similarity(texts.words(row), texts.words(leader)) >= SAME_WORDS:
+                        matches[row] = leader
+                        break
+            texts.forget(wanted)
         return matches
 
 
+def _best(slots: np.ndarray, others: np.ndarray, values: np.ndarray, *, rows: int):
+    """For each slot, its CHECKS most alike distinct rows, sorted by slot and then most alike first."""
+    order = np.lexsort((-values, slots))
+    slots, others, values = slots[order], others[order], values[order]
+    _, first = np.unique(slots * rows + others, return_index=True)
+    first.sort()
+    slots, others, values = slots[first], others[first], values[first]
+    keep = np.arange(len(slots)) - np.searchsorted(slots, slots) < CHECKS
+    return slots[keep], others[keep], values[keep]
+
+
 class _Texts(dict):
-    """Views' texts by row number, read from the database when first asked for."""
+    """Views' words by row number, read from the database a few thousand at a time."""
 
     def __init__(self, ids: np.ndarray):
         super().__init__()
         self.ids = ids
 
     def fetch(self, rows: set[int]) -> None:
-        """Read many texts at once (a few thousand a query)."""
         wanted = sorted(rows - self.keys())
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start : start + BATCH]
             by_id = dict(View.objects.filter(pk__in=[int(self.ids[row]) for row in chunk]).values_list("pk", "text"))
-            self.update((row, by_id.get(int(self.ids[row]), "")) for row in chunk)
+            self.update((row, words(by_id.get(int(self.ids[row]), ""))) for row in chunk)
 
-    def __missing__(self, row: int) -> str:
-        text = View.objects.filter(pk=int(self.ids[row])).values_list("text", flat=True).first() or ""
-        self[row] = text
-        return text
+    def words(self, row: int) -> list[str]:
+        if row not in self:
+            self.fetch({row})
+        return self[row]
+
+    def forget(self, rows: set[int]) -> None:
+        for row in rows:
+            self.pop(row, None)
 
 
 def _record(table: _Table, matches: dict[int, int]) -> tuple[int, int]:
