@@ -210,7 +210,8 @@ def agreement(size: int) -> Result:
     )
 
 
-def measure(*, size: int, rounds: int, train: bool) -> tuple[list[Result], float]:
+def measure(*, size: int, rounds: int, train: bool, group: bool) -> tuple[list[Result], float | None]:
+    """The quick benchmark measures the next view only; training and grouping take minutes (`make bench`)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -219,5 +220,7 @@ def measure(*, size: int, rounds: int, train: bool) -> tuple[list[Result], float
     if train:
         results += training(size)
         results.append(agreement(size))
+    if not group:
+        return results, None
     grouped, per_view = grouping(size)
     return results + grouped, per_view

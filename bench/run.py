@@ -54,7 +54,7 @@ def main() -> int:
 
                 results += mail.measure(rounds=rounds)
                 print(f"  mail import: {results[-2].ratio:.2f}x, memory {results[-1].ratio:.2f}x", flush=True)
-            results += measure_sizes(groups, sizes, rounds)
+            results += measure_sizes(groups, sizes, rounds, quick=options.quick)
             if "http" in groups:
                 # On the largest database: the rush comes when the tables are full.
                 with web.gunicorn() as server:
@@ -78,7 +78,7 @@ def main() -> int:
     return 1 if options.strict and failed else 0
 
 
-def measure_sizes(groups: list[str], sizes: list[int], rounds: int) -> list[Result]:
+def measure_sizes(groups: list[str], sizes: list[int], rounds: int, *, quick: bool = False) -> list[Result]:
     import analysis
     import digest
     import workspace
@@ -107,7 +107,11 @@ def measure_sizes(groups: list[str], sizes: list[int], rounds: int) -> list[Resu
                 print(f"  {result.measure}: {result.ratio:.2f}x", flush=True)
         if "analysis" in groups:
             # Training is measured once, on the smallest database: its cost follows the tags, not the rows.
-            measured, grouping_memory[size] = analysis.measure(size=size, rounds=rounds, train=size == sizes[0])
+            measured, per_view = analysis.measure(
+                size=size, rounds=rounds, train=size == sizes[0] and not quick, group=not quick
+            )
+            if per_view is not None:
+                grouping_memory[size] = per_view
             results += measured
             for result in measured:
                 print(f"  {result.measure}: {result.portal:.3f}{result.unit} ({result.ratio:.2f}x)", flush=True)

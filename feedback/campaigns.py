@@ -49,7 +49,8 @@ SAME_WORDS = 0.74
 CHECKS = 4  # earlier views (their campaigns' first views) a new view is read against, most alike first
 NEAR = 8  # in each band's buckets, every view is compared with this many before it at once...
 WINDOW = 200  # ...and in crowded buckets (many unrelated views sharing a band) with up to this many
-BATCH = 2000
+BATCH = 2000  # texts read at a time
+SIGN_BATCH = 500  # views signed at a time: their word pairs times the hashes is the largest array
 GROUP_LOCK = 7302
 
 # Multiply-shift hashing: ((a * x + b) mod 2^64) >> 32 with a odd, one (a, b) per hash.
@@ -108,7 +109,7 @@ def fingerprint_new_views() -> int:
         batch = list(
             View.objects.filter(pk__gt=after, fingerprint__isnull=True)
             .order_by("pk")
-            .values_list("pk", "element", "text")[:BATCH]
+            .values_list("pk", "element", "text")[:SIGN_BATCH]
         )
         if not batch:
             return made
@@ -178,13 +179,14 @@ class _Table:
 
     def __init__(self, ids, elements, signature, campaigns, new):
         self.ids, self.elements, self.signature, self.campaigns, self.new = ids, elements, signature, campaigns, new
-        # Each campaign's first view, as a row number.
-        self.leaders = {
-            campaign_id: int(np.searchsorted(ids, view_id))
-            for campaign_id, view_id in Campaign.objects.filter(first_view__isnull=False).values_list(
-                "pk", "first_view_id"
-            )
-        }
+        # Each campaign's first view, as a row number (when it is signed).
+        self.leaders = {}
+        for campaign_id, view_id in Campaign.objects.filter(first_view__isnull=False).values_list(
+            "pk", "first_view_id"
+        ):
+            row = int(np.searchsorted(ids, view_id))
+            if row < len(ids) and ids[row] == view_id:
+                self.leaders[campaign_id] = row
 
     @classmethod
     def load(cls) -> "_Table":
@@ -291,8 +293,8 @@ class _Table:
         new_rows = np.flatnonzero(self.new)
         texts = _Texts(self.ids)
         matches: dict[int, int] = {}
-        for start in range(0, len(new_rows), BATCH * 5):
-            chunk = range(start, min(start + BATCH * 5, len(new_rows)))
+        for start in range(0, len(new_rows), BATCH):
+            chunk = range(start, min(start + BATCH, len(new_rows)))
             wanted = {int(new_rows[i]) for i in chunk if best[i, 0] > 0}
             wanted |= {self.leader(int(row)) for i in chunk for row in best_rows[i] if row >= 0}
             texts.fetch(wanted)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -117,23 +117,24 @@ def claim_next(queue: Queue, *, user, now: datetime, skip: frozenset[int] = froz
     if queue.state == "second":
         # Nobody gives the second opinion on their own coding.
         candidates = candidates.exclude(second_opinion__first_by=user)
-    for view in candidates.select_related("submission")[:20]:
-        if claim(view, user=user, now=now):
-            return view
+    # The oldest is nearly always free; a few more in case another reviewer takes it first.
+    for wanted in (1, 20):
+        for view in candidates.only("pk")[:wanted]:
+            if claim(view, user=user, now=now):
+                return view
     return None
 
 
 def claim(view: View, *, user, now: datetime) -> bool:
-    """Hold `view` for `user` for CLAIM_FOR; False if someone else holds it."""
-    until = now + CLAIM_FOR
-    if CodingClaim.objects.filter(view=view).filter(Q(until__lte=now) | Q(user=user)).update(user=user, until=until):
-        return True
-    try:
-        with transaction.atomic():
-            CodingClaim.objects.create(view=view, user=user, until=until)
-    except IntegrityError:
-        return False
-    return True
+    """
+    Hold `view` for `user` for CLAIM_FOR; False if someone else holds it.
+    Two statements, no transaction: make the claim if there is none, then
+    take it if it is free (lapsed, or already `user`'s). Of two reviewers at
+    once, one insert makes the row and one update takes it.
+    """
+    CodingClaim.objects.bulk_create([CodingClaim(view=view, user=user, until=now)], ignore_conflicts=True)
+    free = Q(until__lte=now) | Q(user=user)
+    return bool(CodingClaim.objects.filter(free, view=view).update(user=user, until=now + CLAIM_FOR))
 
 
 def holder(view: View, *, now: datetime):
