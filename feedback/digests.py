@@ -106,8 +106,6 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
     if week.end > now:
         raise ValueError(f"{week} has not ended yet: a digest covers a whole week.")
     digest, _ = Digest.objects.get_or_create(period_start=week.start, defaults={"period_end": week.end})
-    if digest.status not in COMPILED:
-        _group_campaigns()
     with _compile_lock(digest) as held:
         attempt = digest.claim(now=now, live_compile_excluded=held) if held is not None else 0
         if attempt:
@@ -124,14 +122,20 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
         return Digest.objects.get(pk=digest.pk)
 
 
-def _group_campaigns() -> None:
-    """Group the views that came in since the last grouping, so the digest counts campaigns as they stand."""
+def group_campaigns_before(week: Week) -> None:
+    """
+    Before compiling `week`'s digest (when it is not compiled yet), group the
+    views that came in since beat last did, so the digest counts campaigns as
+    they stand. Kept out of `compile_digest` itself, which only aggregates.
+    """
     from . import campaigns
 
+    if Digest.objects.compiled().filter(period_start=week.start).exists():
+        return
     try:
         campaigns.group_new_views()
     except Exception:
-        # The digest still counts every submission; only views not yet grouped count as distinct texts.
+        # The digest still counts every submission; views not yet grouped count as distinct texts.
         logger.exception("Grouping near-identical views before a compile failed")
 
 

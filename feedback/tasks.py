@@ -32,6 +32,7 @@ def send_waiting_emails_task() -> dict:
 def compile_digest_task(week: str | None = None) -> str:
     """Compile the digest for an ISO week ("2026-W47"), by default the last complete one. Safe to run twice."""
     target = Week.parse(week) if week else digests.last_complete_week()
+    digests.group_campaigns_before(target)
     digest = digests.compile_digest(week=target)
     return f"{digest}: {digest.status}"
 
@@ -43,7 +44,9 @@ def send_weekly_emails_task() -> dict:
     email per subscriber if absent, then send whatever is waiting. Safe to
     run twice, late, or from two processes at once.
     """
-    digest = digests.compile_digest(week=outbox.weekly_week_due())
+    due = outbox.weekly_week_due()
+    digests.group_campaigns_before(due)
+    digest = digests.compile_digest(week=due)
     if digest.is_compiled:
         outbox.plan_weekly_emails(digest=digest)
     return outbox.send()

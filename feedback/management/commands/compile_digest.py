@@ -13,6 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, week: str | None = None, **options):
         try:
             target = Week.parse(week) if week else digests.last_complete_week()
+            digests.group_campaigns_before(target)
             digest = digests.compile_digest(week=target)
         except ValueError as error:
             raise CommandError(str(error)) from error
