@@ -10,7 +10,7 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from . import campaigns, digests, mailbox, outbox, suggestions
+from . import digests, mailbox, outbox, suggestions
 from .periods import Week
 
 logger = logging.getLogger(__name__)
@@ -77,5 +77,8 @@ def train_suggestions_task(element: str | None = None) -> dict:
 @shared_task
 def group_campaigns_task() -> dict:
     """Group views that came in since the last run with the near-identical views before them. Safe to rerun."""
+    # numpy and rapidfuzz are loaded by the worker that groups, not by every web process that imports the tasks.
+    from . import campaigns
+
     grouped = campaigns.group_new_views()
     return {"fingerprinted": grouped.fingerprinted, "joined": grouped.joined, "campaigns": grouped.campaigns}
