@@ -231,11 +231,11 @@ class WorkbenchPages:
         return HttpResponseRedirect(self._coding_url(view, queue))
 
     def _next(self, request: HttpRequest, queue: coding.Queue, *, skip=frozenset()) -> HttpResponse:
-        view = coding.claim_next(queue, user=request.user, now=timezone.now(), skip=frozenset(skip))
-        if view is None:
+        view_id = coding.claim_next(queue, user=request.user, now=timezone.now(), skip=frozenset(skip))
+        if view_id is None:
             messages.success(request, "Nothing left in this queue.")
             return HttpResponseRedirect(reverse("admin:feedback_view_workbench") + "?" + urlencode(queue.as_query()))
-        return HttpResponseRedirect(self._coding_url(view, queue))
+        return HttpResponseRedirect(self._coding_url(view_id, queue))
 
     def _campaign(self, view: View) -> dict | None:
         """The view's campaign of near-identical views, with how many of them no person has coded."""
@@ -250,8 +250,10 @@ class WorkbenchPages:
             "url": reverse("admin:feedback_view_workbench") + "?" + urlencode({**queue.as_query(), "start": 1}),
         }
 
-    def _coding_url(self, view: View, queue: coding.Queue) -> str:
-        return reverse("admin:feedback_view_coding", args=[view.pk]) + "?" + urlencode(queue.as_query())
+    def _coding_url(self, view: View | int, queue: coding.Queue) -> str:
+        return (
+            reverse("admin:feedback_view_coding", args=[getattr(view, "pk", view)]) + "?" + urlencode(queue.as_query())
+        )
 
     def _context(self, request: HttpRequest, queue: coding.Queue, *, view: View | None = None) -> dict:
         themes = list(Theme.objects.active().for_element(queue.element if view is None else view.element))
