@@ -274,9 +274,16 @@ class _Table:
                     self.signature[bucket[members]][:, None, :] == self.signature[bucket[earlier]][None, :, :]
                 ).mean(axis=2, dtype=np.float32)
                 offsets = members[:, None] - earlier[None, :]
-                alike = (offsets > NEAR) & (offsets <= WINDOW) & (agreement >= CANDIDATE)
-                member, other = np.nonzero(alike)
-                found.append((slot[bucket[members[member]]], bucket[earlier[other]], agreement[member, other]))
+                agreement[(offsets <= NEAR) | (offsets > WINDOW)] = 0
+                # Only each row's CHECKS most alike are kept: a crowded bucket of similar texts would
+                # otherwise hold every row's WINDOW neighbours at once.
+                kept = min(CHECKS, agreement.shape[1])
+                top = np.argpartition(agreement, -kept, axis=1)[:, -kept:]
+                values = np.take_along_axis(agreement, top, axis=1)
+                member, column = np.nonzero(values >= CANDIDATE)
+                found.append(
+                    (slot[bucket[members[member]]], bucket[earlier[top[member, column]]], values[member, column])
+                )
         return found
 
     def leader(self, row: int) -> int:
