@@ -18,7 +18,9 @@ counts. Here:
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponseRedirect
+from django.utils.functional import cached_property
 from django.utils.text import capfirst
 
 from .. import audit
@@ -94,3 +96,16 @@ class LabelledTabularInline(admin.TabularInline):
         if field is not None:
             field.widget.attrs.setdefault("aria-label", capfirst(db_field.verbose_name))
         return field
+
+
+class CappedPaginator(Paginator):
+    """
+    Counts no further than CAP + 1 rows: a search of a common word must not
+    count a million. The list then says "more than 10,000" (`capped` filter).
+    """
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.CAP + 1].count()

@@ -34,7 +34,8 @@ from ..models import (
     View,
     normalise_reference,
 )
-from .base import LabelledTabularInline, WorkspaceAdmin
+from ..search import views_matching
+from .base import CappedPaginator, LabelledTabularInline, WorkspaceAdmin
 from .filters import (
     AckProblemFilter,
     CampaignFilter,
@@ -153,11 +154,16 @@ class SubmissionAdmin(WorkspaceAdmin):
     ]
     # The search itself is get_search_results; this only shows the box.
     search_fields = ["organisation"]
-    search_help_text = "Search views' text, organisations and reference numbers."
+    search_help_text = (
+        'Search views\' text, organisations and reference numbers. Words match in any form; "quoted words" '
+        "together; a or b for either; -word to leave out."
+    )
     ordering = ["-received_at"]
     list_per_page = 50
-    # A count of the whole table on every page is slow at a million rows.
+    # A count of the whole table on every page is slow at a million rows;
+    # a filtered or searched list counts up to CappedPaginator.CAP.
     show_full_result_count = False
+    paginator = CappedPaginator
     inlines = [ViewInline, NoteInline]
     actions = ["mark_read", "mark_flagged", "mark_actioned", "mark_new", "retry_acknowledgement"]
     change_list_template = "admin/feedback/submission/change_list.html"
@@ -206,7 +212,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        in_views = View.objects.filter(submission=OuterRef("pk"), text__icontains=term)
+        in_views = View.objects.filter(views_matching(term), submission=OuterRef("pk"))
         matches = Q(organisation__icontains=term) | Q(Exists(in_views)) | Q(reference=normalise_reference(term))
         return queryset.filter(matches), False
 

@@ -4,6 +4,7 @@ import secrets
 import uuid
 from datetime import datetime
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -160,6 +161,29 @@ class Submission(models.Model):
         return [label for code, label in Element.choices if code in codes]
 
 
+class EnglishWords(models.Func):
+    """
+    A text's words as PostgreSQL's full-text search sees them (the English
+    configuration: stemmed, stop words left out). SQLite has no such type:
+    there the column stays empty and search matches substrings (`feedback.search`).
+    """
+
+    function = "to_tsvector"
+    output_field = SearchVectorField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="to_tsvector('english'::regconfig, %(expressions)s)")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+
+class ViewManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        # The search column is read by the database alone: never bring it back with the rows.
+        return super().get_queryset().defer("search_vector")
+
+
 class View(models.Model):
     """One view within a submission, on one element (and, for prioritisation, one level)."""
 
@@ -168,6 +192,12 @@ class View(models.Model):
     element = models.CharField(max_length=20, choices=Element)
     level = models.CharField(max_length=10, choices=Level, blank=True)
     text = models.TextField(max_length=5000)
+    # Kept by the database from the text (GIN-indexed on PostgreSQL: migration 0017).
+    search_vector = models.GeneratedField(
+        expression=EnglishWords("text"), output_field=SearchVectorField(), db_persist=True
+    )
+
+    objects = ViewManager()
 
     class Meta:
         # By the column, not the relation: ordering by "submission" would join

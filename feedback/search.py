@@ -1,0 +1,55 @@
+"""
+Searching views' text the way people type into a search box (PostgreSQL's
+`websearch_to_tsquery` syntax): words must all appear, in any form English
+stemming joins ("commissions" finds "commissioning"); "quoted words" must
+appear together; `or` between two terms accepts either; `-word` leaves out
+views that have it.
+
+On PostgreSQL this is full-text search over each view's `search_vector`
+(GIN-indexed). SQLite, for development, matches the same syntax by substrings.
+"""
+
+import re
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Q
+
+_TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def views_matching(term: str) -> Q:
+    """A filter on views: those whose text matches `term`."""
+    if connection.vendor == "postgresql":
+        return Q(search_vector=SearchQuery(term, search_type="websearch", config="english"))
+    return _by_substrings(term)
+
+
+def _by_substrings(term: str) -> Q:
+    """The same syntax by substrings: AND of terms, `or` joining neighbours, `-` leaving out."""
+    groups: list[list[Q]] = []
+    joining = False
+    for minus, phrase, word in _TERM.findall(term):
+        if word.lower() == "or" and groups:
+            joining = True
+            continue
+        text = phrase if phrase or not word else word.lstrip("-")
+        excluded = bool(minus) or (bool(word) and word.startswith("-") and len(word) > 1)
+        if not text.strip():
+            continue
+        condition = Q(text__icontains=text.strip())
+        condition = ~condition if excluded else condition
+        if joining:
+            groups[-1].append(condition)
+        else:
+            groups.append([condition])
+        joining = False
+    if not groups:
+        return Q(pk__in=[])
+    matches = Q()
+    for group in groups:
+        either = Q()
+        for condition in group:
+            either |= condition
+        matches &= either
+    return matches

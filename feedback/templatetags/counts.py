@@ -1,0 +1,13 @@
+from django import template
+
+from ..admin.base import CappedPaginator
+
+register = template.Library()
+
+
+@register.filter
+def capped(count: int) -> str:
+    """A list's count as people read it: "more than 10,000" once CappedPaginator stopped counting."""
+    if count > CappedPaginator.CAP:
+        return f"more than {CappedPaginator.CAP:,}"
+    return f"{count:,}"

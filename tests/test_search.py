@@ -1,0 +1,86 @@
+"""The workspace's search box, as a reviewer types into it (on PostgreSQL, full-text search; on SQLite, substrings)."""
+
+import pytest
+from django.db import connection
+
+from feedback.admin.base import CappedPaginator
+from feedback.models import Element
+
+from .factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db
+
+TEXTS = {
+    "lounge": "Open a discharge lounge in every acute trust so that beds free up before noon.",
+    "apart": "Discharge planning should start on admission; the patients' lounge is too small.",
+    "pharmacy": "Community pharmacy could take on minor ailments and free up GP time.",
+    "nurses": "District nurses need protected time to plan care with social workers.",
+}
+
+
+@pytest.fixture
+def listed(client, make_staff):
+    """Search the submission list for a term: the names of the TEXTS whose submissions it lists."""
+    make_staff("Policy reviewers", client=client)
+    references = {
+        SubmissionFactory(
+            organisation="Westbury Trust", views=[{"element": Element.ENGAGEMENT, "text": text}]
+        ).reference: name
+        for name, text in TEXTS.items()
+    }
+
+    def search(term: str) -> set[str]:
+        page = client.get("/admin/feedback/submission/", {"q": term}).content.decode()
+        return {name for reference, name in references.items() if reference in page}
+
+    return search
+
+
+def test_all_the_words_must_appear_in_any_order(listed):
+    assert listed("lounge discharge") == {"lounge", "apart"}
+
+
+def test_quoted_words_must_appear_together(listed):
+    assert listed('"discharge lounge"') == {"lounge"}
+
+
+def test_or_accepts_either_term(listed):
+    assert listed("pharmacy or lounge") == {"lounge", "apart", "pharmacy"}
+
+
+def test_a_minus_leaves_out_views_with_the_word(listed):
+    assert listed("discharge -noon") == {"apart"}
+
+
+def test_a_word_finds_its_other_forms(listed):
+    assert listed("nurse") == {"nurses"}
+
+
+def test_organisations_are_still_found_by_part_of_their_name(listed):
+    assert listed("westbu") == set(TEXTS)
+
+
+def test_a_search_that_finds_nothing_lists_nothing(listed):
+    assert listed("tariff") == set()
+
+
+def test_a_long_list_says_more_than_the_cap_and_never_counts_the_rest(client, make_staff, monkeypatch):
+    make_staff("Policy reviewers", client=client)
+    monkeypatch.setattr(CappedPaginator, "CAP", 3)
+    SubmissionFactory.create_batch(5, views=[{"element": Element.ENGAGEMENT, "text": "Pool budgets locally."}])
+    SubmissionFactory(views=[{"element": Element.ENGAGEMENT, "text": "Something else entirely."}])
+
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        page = client.get("/admin/feedback/submission/", {"q": "budgets"}).content.decode()
+    few = client.get("/admin/feedback/submission/", {"q": "else"}).content.decode()
+
+    assert "more than 3 results" in page and "more than 3 submissions" in page
+    assert "1 result " in few and "1 submission" in few
+    counts = [sql for sql in statements if "COUNT(" in sql.upper()]
+    assert counts and all("LIMIT 4" in sql for sql in counts), "every count stops at the cap"
