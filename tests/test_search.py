@@ -56,8 +56,26 @@ def test_a_word_finds_its_other_forms(listed):
     assert listed("nurse") == {"nurses"}
 
 
-def test_organisations_are_still_found_by_part_of_their_name(listed):
-    assert listed("westbu") == set(TEXTS)
+def test_the_organisation_filter_finds_part_of_a_name_and_keeps_the_search(client, make_staff):
+    make_staff("Policy reviewers", client=client)
+    westbury = SubmissionFactory(organisation="Westbury Trust", views=[{"text": TEXTS["lounge"]}])
+    SubmissionFactory(organisation="Westbury Trust", views=[{"text": TEXTS["pharmacy"]}])
+    SubmissionFactory(organisation="Eastgate Trust", views=[{"text": TEXTS["lounge"]}])
+
+    page = client.get("/admin/feedback/submission/", {"organisation": "stbu", "q": "lounge"}).content.decode()
+
+    assert "1 result " in page and westbury.reference in page
+    assert '<input type="hidden" name="q" value="lounge">' in page, "the organisation's form keeps the search"
+
+
+def test_a_reference_number_finds_its_submission_however_typed(client, make_staff):
+    make_staff("Policy reviewers", client=client)
+    wanted = SubmissionFactory(views=[{"text": TEXTS["pharmacy"]}])
+    SubmissionFactory(views=[{"text": f"As in {wanted.reference}, we agree."}])
+
+    page = client.get("/admin/feedback/submission/", {"q": wanted.reference.lower().replace("-", " ")})
+
+    assert "1 result " in page.content.decode() and wanted.reference in page.content.decode()
 
 
 def test_a_search_that_finds_nothing_lists_nothing(listed):

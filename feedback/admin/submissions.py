@@ -8,10 +8,12 @@ Respondents' names and email addresses are shown only to those with the
 recorded. Nobody deletes submissions through the admin.
 """
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 
 from .. import audit, exports, imports
 from ..models import (
+    REFERENCE_ALPHABET,
     AuditAction,
     EmailKind,
     InboundMessage,
@@ -43,6 +46,7 @@ from .filters import (
     ElementFilter,
     LateFilter,
     LevelFilter,
+    OrganisationFilter,
     QuotableFilter,
     ReceivedFilter,
     StanceFilter,
@@ -51,6 +55,7 @@ from .filters import (
 )
 
 PERSONAL_FIELDS = ["name", "email"]
+REFERENCE = re.compile(rf"[{REFERENCE_ALPHABET}]{{3}}-[{REFERENCE_ALPHABET}]{{3}}-[{REFERENCE_ALPHABET}]{{3}}")
 IMPORT_PERMISSION = "feedback.import_submissions"
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -140,6 +145,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         LevelFilter,
         "region",
         "organisation_type",
+        OrganisationFilter,
         "role",
         ReceivedFilter,
         "source",
@@ -155,8 +161,8 @@ class SubmissionAdmin(WorkspaceAdmin):
     # The search itself is get_search_results; this only shows the box.
     search_fields = ["organisation"]
     search_help_text = (
-        'Search views\' text, organisations and reference numbers. Words match in any form; "quoted words" '
-        "together; a or b for either; -word to leave out."
+        'Search views\' text, or type a reference number. Words match in any form; "quoted words" together; '
+        "a or b for either; -word to leave out. Organisations have their own filter."
     )
     ordering = ["-received_at"]
     list_per_page = 50
@@ -209,12 +215,13 @@ class SubmissionAdmin(WorkspaceAdmin):
         return super().get_queryset(request).prefetch_related(Prefetch("views", queryset=views))
 
     def get_search_results(self, request, queryset, search_term):
+        """A reference number finds its submission; anything else searches views' text."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        in_views = View.objects.filter(views_matching(term), submission=OuterRef("pk"))
-        matches = Q(organisation__icontains=term) | Q(Exists(in_views)) | Q(reference=normalise_reference(term))
-        return queryset.filter(matches), False
+        if REFERENCE.fullmatch(normalise_reference(term)):
+            return queryset.filter(reference=normalise_reference(term)), False
+        return queryset.filter(Exists(View.objects.filter(views_matching(term), submission=OuterRef("pk")))), False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from feedback import digests, emails
 from feedback.models import Element, EmailStatus, Subscription, Theme
 
-from ..factories import AcknowledgementFactory
+from ..factories import AcknowledgementFactory, SubmissionFactory
 from .keyboard import focused_id, follow
 from .staff import PASSWORD, sign_in, staff_with_app
 
@@ -172,6 +172,16 @@ def test_the_workspace_pages_we_wrote_pass_the_checks(page, check):
     page.locator("#id_target").select_option(label="Shared procurement")
     follow(page, "input[value=Merge]")
     assert Theme.objects.get(name="Buying once").merged_into.name == "Shared procurement"
+
+    SubmissionFactory(organisation="Westbury Trust", views=[{"text": "Open a discharge lounge in every trust."}])
+    SubmissionFactory(organisation="Eastgate Trust", views=[{"text": "Open a discharge lounge in every trust."}])
+    page.goto("/admin/feedback/submission/")
+    page.locator("#searchbar").fill('"discharge lounge"')
+    follow(page, "#changelist-search input[type=submit]")
+    page.locator("#organisation-filter").fill("westbury")
+    follow(page, ".organisation-filter input[type=submit]")
+    assert "1 result" in page.locator("#changelist-search").inner_text()
+    check.page(page, "submissions-searched")
 
 
 def test_a_digest_reader_kept_from_submissions_sees_a_page_that_passes_the_checks(page, check):
