@@ -3,14 +3,12 @@ The policy team's workspace, measured in the benchmark's own process against
 the same work written by hand as SQL:
 
 - the dashboard's figures over the full history;
-- the admin's submission list, filtered and searched (median of requests);
 - the CSV export of every submission against COPY ... TO STDOUT of the same
   columns, with how far it raises the process's resident memory at each
   database size.
 """
 
 import json
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -27,19 +25,6 @@ DASHBOARD_GRID = "SELECT element, level, count(*) FROM feedback_view GROUP BY el
 DASHBOARD_UNREAD = """SELECT s.id, s.reference, s.received_at, s.organisation_type, s.region,
     (SELECT array_agg(v.element ORDER BY v.position) FROM feedback_view v WHERE v.submission_id = s.id)
   FROM feedback_submission s WHERE s.status = 'new' ORDER BY s.received_at DESC, s.id DESC LIMIT 10"""
-
-# The admin list's page: filtered by element and region, searched, newest first.
-LIST_FILTERS = {"element": "prioritisation", "region": "london", "q": "procurement"}
-LIST_PAGE = """SELECT s.id, s.reference, s.received_at, s.region, s.organisation_type, s.role, s.status,
-    (SELECT array_agg(v.element || ':' || v.level ORDER BY v.position) FROM feedback_view v
-      WHERE v.submission_id = s.id)
-  FROM feedback_submission s
-  WHERE s.region = %(region)s
-    AND EXISTS (SELECT 1 FROM feedback_view v WHERE v.submission_id = s.id AND v.element = %(element)s)
-    AND (UPPER(s.organisation) LIKE UPPER(%(like)s)
-      OR EXISTS (SELECT 1 FROM feedback_view v WHERE v.submission_id = s.id AND UPPER(v.text) LIKE UPPER(%(like)s)))
-  ORDER BY s.received_at DESC, s.id DESC LIMIT 50"""
-LIST_REQUESTS = 10
 
 # The export's columns, by hand (labels stay codes: COPY does no lookups).
 EXPORT = """COPY (SELECT s.reference, s.received_at, s.source, s.status, s.role, s.organisation,
@@ -132,38 +117,6 @@ def dashboard(size: int, rounds: int) -> Result:
     )
 
 
-def admin_list(size: int, rounds: int) -> Result:
-    from django.db import connection
-
-    client = _staff_client()
-    params = {"element": LIST_FILTERS["element"], "region": LIST_FILTERS["region"], "like": f"%{LIST_FILTERS['q']}%"}
-    path = "/admin/feedback/submission/"
-
-    def by_hand():
-        with connection.cursor() as cursor:
-            cursor.execute(LIST_PAGE, params)
-            assert cursor.fetchall(), "the search finds nothing: the measure would be empty"
-
-    def portal():
-        _get(client, path, **LIST_FILTERS)
-
-    by_hand(), portal()
-    ceilings, portals = [], []
-    for _ in range(rounds):
-        one_round = alternate(LIST_REQUESTS, by_hand, portal)
-        ceilings += one_round[0]
-        portals += one_round[1]
-    ceiling, portal_time = statistics.median(ceilings), statistics.median(portals)
-    return at_most(
-        5,
-        measure=f"admin list, filtered and searched, {size:,} submissions (p50)",
-        unit="s",
-        ceiling=ceiling,
-        portal=portal_time,
-        notes={"page": f"{path}?element=prioritisation&region=london&q=procurement"},
-    )
-
-
 def _export_by_hand() -> int:
     from django.db import connection
 
@@ -244,7 +197,7 @@ def measure(*, size: int, rounds: int) -> tuple[list[Result], int]:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    results = [dashboard(size, rounds), admin_list(size, rounds)]
+    results = [dashboard(size, rounds)]
     exported, peak = export(size, rounds)
     results.append(exported)
     return results, peak

@@ -1,0 +1,140 @@
+"""
+The submission list's search: a fixed mix of ten realistic searches, each
+measured two ways against the same search written by hand as SQL (the page of
+50 newest submissions with their views' elements, and the count capped at
+10,001):
+
+- the list's own queries: the admin's ChangeList for the request, evaluated
+  (its capped count, the page and the views and themes it shows), against the
+  hand-written SQL (target within 1.5x);
+- the whole page as a reviewer gets it, through the test client (p50 target
+  under 300 ms at 1M).
+"""
+
+import statistics
+
+from harness import Result, alternate
+
+# (what the search stands for, the list's query string). The demo vocabulary
+# is small: "community" is in a third of views, "procurement" a sixth, "smoking" one in 200.
+SEARCHES = [
+    ("a common word", {"q": "community"}),
+    ("a word in one view in six", {"q": "procurement"}),
+    ("a rare word", {"q": "smoking"}),
+    ("a word nobody used", {"q": "telehealth"}),
+    ("a phrase", {"q": '"pooled budgets"'}),
+    ("two words", {"q": "district nurses"}),
+    ("either word", {"q": "wheelchair or audiology"}),
+    ("a word without another", {"q": "tariff -outcomes"}),
+    (
+        "a word and three filters",
+        {"q": "procurement", "element": "prioritisation", "region": "london", "status": "new"},
+    ),
+    (
+        "a phrase, a week and an organisation type",
+        {"q": '"social care"', "received": "last", "organisation_type": "pct"},
+    ),
+]
+PAGE = """SELECT s.id, s.reference, s.received_at, s.region, s.organisation_type, s.role, s.status,
+    (SELECT array_agg(v.element || ':' || v.level ORDER BY v.position) FROM feedback_view v
+      WHERE v.submission_id = s.id)
+  FROM feedback_submission s WHERE {where} ORDER BY s.received_at DESC, s.id DESC LIMIT 50"""
+COUNT = "SELECT count(*) FROM (SELECT 1 FROM feedback_submission s WHERE {where} LIMIT 10001) matched"
+REQUESTS = 5  # of each search, each way, a round
+
+
+def by_hand(query: dict) -> tuple[str, str, dict]:
+    """The page and the capped count for `query`, as SQL written for it."""
+    from django.utils import timezone
+
+    from feedback import periods
+
+    where, params = [], {}
+    if "q" in query:
+        where.append(
+            "EXISTS (SELECT 1 FROM feedback_view v WHERE v.submission_id = s.id"
+            " AND v.search_vector @@ websearch_to_tsquery('english', %(q)s))"
+        )
+        params["q"] = query["q"]
+    if "element" in query:
+        where.append("EXISTS (SELECT 1 FROM feedback_view e WHERE e.submission_id = s.id AND e.element = %(element)s)")
+        params["element"] = query["element"]
+    for field in ("region", "status", "organisation_type"):
+        if field in query:
+            where.append(f"s.{field} = %({field})s")
+            params[field] = query[field]
+    if "received" in query:
+        week = periods.week_of(timezone.now()).previous()
+        where.append("s.received_at >= %(start)s AND s.received_at < %(end)s")
+        params.update(start=week.start, end=week.end)
+    condition = " AND ".join(where)
+    return PAGE.format(where=condition), COUNT.format(where=condition), params
+
+
+def measure(size: int, rounds: int) -> list[Result]:
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import RequestFactory
+    from workspace import _get, _staff_client
+
+    from feedback.models import Submission
+
+    client = _staff_client()
+    lead = get_user_model().objects.get(username="bench.lead")
+    model_admin = admin.site._registry[Submission]
+    path = "/admin/feedback/submission/"
+    results = []
+    for name, query in SEARCHES:
+        page_sql, count_sql, params = by_hand(query)
+        address = _address(query)
+
+        def hand(page_sql=page_sql, count_sql=count_sql, params=params) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(count_sql, params)
+                cursor.fetchall()
+                cursor.execute(page_sql, params)
+                cursor.fetchall()
+
+        def portal(address=address) -> None:
+            request = RequestFactory().get(path, address)
+            request.user = lead
+            changelist = model_admin.get_changelist_instance(request)
+            list(changelist.result_list)
+
+        def page(address=address) -> None:
+            _get(client, path, **address)
+
+        hand(), portal(), page()
+        ceilings, portals, pages = [], [], []
+        for _ in range(rounds):
+            first, second = alternate(REQUESTS, hand, portal)
+            ceilings += first
+            portals += second
+            pages += alternate(REQUESTS, page, page)[0]
+        ceiling, portal_time, page_time = (statistics.median(times) * 1000 for times in (ceilings, portals, pages))
+        ratio = portal_time / ceiling
+        results.append(
+            Result(
+                measure=f"search, {name}, {size:,} submissions (p50)",
+                unit="ms",
+                ceiling=ceiling,
+                portal=portal_time,
+                target="<= 1.5x, page < 300 ms",
+                ratio=ratio,
+                passed=ratio <= 1.5 and page_time < 300,
+                notes={"page (p50)": f"{page_time:.0f} ms", "query": address},
+            )
+        )
+    return results
+
+
+def _address(query: dict) -> dict:
+    """The list's query string for a search: "last" stands for last week's label."""
+    from django.utils import timezone
+
+    from feedback import periods
+
+    if query.get("received") == "last":
+        return {**query, "received": periods.week_of(timezone.now()).previous().label}
+    return query
