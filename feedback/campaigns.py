@@ -25,6 +25,7 @@ rebuilt. Memory grows with the number of views (64 bytes of signature
 each), never with its square.
 """
 
+import itertools
 import logging
 import re
 import zlib
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from rapidfuzz.distance import Indel
 
 from .models import Campaign, Element, View, ViewFingerprint
@@ -49,7 +50,9 @@ SAME_WORDS = 0.74
 CHECKS = 4  # earlier views (their campaigns' first views) a new view is read against, most alike first
 NEAR = 8  # in each band's buckets, every view is compared with this many before it at once...
 WINDOW = 200  # ...and in crowded buckets (many unrelated views sharing a band) with up to this many
+CROWDED = 1024  # new rows compared with their WINDOW at a time: 13 MB of signatures side by side
 BATCH = 2000  # texts read at a time
+LOAD_BATCH = 10_000  # signatures read at a time
 SIGN_BATCH = 500  # views signed at a time: their word pairs times the hashes is the largest array
 GROUP_LOCK = 7302
 
@@ -104,15 +107,14 @@ class Grouped:
 
 def fingerprint_new_views() -> int:
     """Sign every view that has no signature yet. Returns how many."""
-    made, after = 0, 0
-    while True:
-        batch = list(
-            View.objects.filter(pk__gt=after, fingerprint__isnull=True)
-            .order_by("pk")
-            .values_list("pk", "element", "text")[:SIGN_BATCH]
-        )
-        if not batch:
-            return made
+    unsigned = (
+        View.objects.filter(~Exists(ViewFingerprint.objects.filter(view=OuterRef("pk"))))
+        .order_by("pk")
+        .values_list("pk", "element", "text")
+    )
+    made = 0
+    # One query read as it goes (asking again for each batch would look for the unsigned among all the signed).
+    for batch in itertools.batched(unsigned.iterator(chunk_size=SIGN_BATCH), SIGN_BATCH):
         rows = signatures([text for _, _, text in batch])
         ViewFingerprint.objects.bulk_create(
             [
@@ -122,7 +124,7 @@ def fingerprint_new_views() -> int:
             ignore_conflicts=True,
         )
         made += len(batch)
-        after = batch[-1][0]
+    return made
 
 
 @contextmanager
@@ -200,13 +202,19 @@ class _Table:
             "view_id", "element", "signature", "campaign_id", "grouped"
         )
         filled = 0
-        for index, (view_id, element, raw, campaign_id, grouped) in enumerate(rows.iterator(chunk_size=10_000)):
-            if index >= count:  # views fingerprinted since the count wait for the next run
+        # A few thousand rows at a time into the arrays: a million rows one by one took seconds of Python.
+        for chunk in itertools.batched(rows.iterator(chunk_size=LOAD_BATCH), LOAD_BATCH):
+            chunk = chunk[: count - filled]  # views fingerprinted since the count wait for the next run
+            if not chunk:
                 break
-            ids[index], elements[index] = view_id, _ELEMENTS.get(element, 0)
-            signature[index] = np.frombuffer(bytes(raw), dtype=np.uint16)
-            campaigns[index], new[index] = campaign_id or 0, not grouped
-            filled = index + 1
+            view_ids, codes, raws, campaign_ids, grouped = zip(*chunk, strict=True)
+            here = slice(filled, filled + len(chunk))
+            ids[here] = view_ids
+            elements[here] = [_ELEMENTS.get(code, 0) for code in codes]
+            signature[here] = np.frombuffer(b"".join(raws), dtype=np.uint16).reshape(len(chunk), HASHES)
+            campaigns[here] = [campaign or 0 for campaign in campaign_ids]
+            new[here] = np.logical_not(grouped)
+            filled += len(chunk)
         return cls(ids[:filled], elements[:filled], signature[:filled], campaigns[:filled], new[:filled])
 
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
@@ -256,34 +264,31 @@ class _Table:
 
     def _crowded(self, rows: np.ndarray, keys: np.ndarray, slot: np.ndarray) -> list:
         """
-        In a bucket of more than NEAR + 1 rows, each new row against the rest of
-        the WINDOW rows before it: a few hundred new rows at a time, as one array.
+        Each new row against the rows of its bucket further back than NEAR and
+        up to WINDOW before it: every bucket at once, CROWDED new rows at a time.
+        Only each row's CHECKS most alike are kept: a crowded bucket of similar
+        texts would otherwise hold every row's WINDOW neighbours at once.
         """
-        edges = np.flatnonzero(np.diff(keys)) + 1
-        starts, ends = np.concatenate([[0], edges]), np.concatenate([edges, [len(rows)]])
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1, [len(rows)]])
+        bucket_start = np.repeat(edges[:-1], np.diff(edges))
+        positions = np.flatnonzero(self.new[rows] & (np.arange(len(rows)) - bucket_start > NEAR))
+        offsets = np.arange(NEAR + 1, WINDOW + 1)
         found = []
-        for start, end in zip(starts[ends - starts > NEAR + 1], ends[ends - starts > NEAR + 1], strict=True):
-            bucket = rows[start:end]
-            positions = np.flatnonzero(self.new[bucket])
-            positions = positions[positions > NEAR]
-            for first in range(0, len(positions), 256):
-                members = positions[first : first + 256]
-                low = max(0, int(members[0]) - WINDOW)
-                earlier = np.arange(low, int(members[-1]) - NEAR)
-                agreement = (
-                    self.signature[bucket[members]][:, None, :] == self.signature[bucket[earlier]][None, :, :]
-                ).mean(axis=2, dtype=np.float32)
-                offsets = members[:, None] - earlier[None, :]
-                agreement[(offsets <= NEAR) | (offsets > WINDOW)] = 0
-                # Only each row's CHECKS most alike are kept: a crowded bucket of similar texts would
-                # otherwise hold every row's WINDOW neighbours at once.
-                kept = min(CHECKS, agreement.shape[1])
-                top = np.argpartition(agreement, -kept, axis=1)[:, -kept:]
-                values = np.take_along_axis(agreement, top, axis=1)
-                member, column = np.nonzero(values >= CANDIDATE)
-                found.append(
-                    (slot[bucket[members[member]]], bucket[earlier[top[member, column]]], values[member, column])
-                )
+        for first in range(0, len(positions), CROWDED):
+            members = positions[first : first + CROWDED]
+            earlier = members[:, None] - offsets[None, :]
+            valid = earlier >= bucket_start[members][:, None]
+            earlier = np.where(valid, earlier, members[:, None])
+            agreement = (self.signature[rows[members]][:, None, :] == self.signature[rows[earlier]]).mean(
+                axis=2, dtype=np.float32
+            )
+            agreement[~valid] = 0
+            top = np.argpartition(agreement, -CHECKS, axis=1)[:, -CHECKS:]
+            values = np.take_along_axis(agreement, top, axis=1)
+            member, column = np.nonzero(values >= CANDIDATE)
+            found.append(
+                (slot[rows[members[member]]], rows[earlier[member, top[member, column]]], values[member, column])
+            )
         return found
 
     def leader(self, row: int) -> int:
