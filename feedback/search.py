@@ -13,9 +13,31 @@ import re
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+
+from .models import View
 
 _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+# Up to this many matching views, their submissions are listed by id.
+FEW = 2000
+
+
+def submissions_matching(term: str) -> Q:
+    """
+    A filter on submissions: those with a view whose text matches `term`.
+
+    PostgreSQL has two good ways to list them newest first, and guesses
+    badly between them for words it has no figures for (a word nobody used
+    sent it through every submission): so the index is asked first for up to
+    FEW matching views. If that is all of them, their submissions are listed
+    by id; if there are more, the list is walked newest first and each
+    submission's views checked, which finds a page of a common word at once.
+    """
+    views = View.objects.filter(views_matching(term))
+    few = list(views.values_list("submission_id", flat=True)[: FEW + 1])
+    if len(few) <= FEW:
+        return Q(pk__in=set(few))
+    return Q(Exists(views.filter(submission=OuterRef("pk"))))
 
 
 def views_matching(term: str) -> Q:

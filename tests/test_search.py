@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 
+from feedback import search
 from feedback.admin.base import CappedPaginator
 from feedback.models import Element
 
@@ -102,3 +103,10 @@ def test_a_long_list_says_more_than_the_cap_and_never_counts_the_rest(client, ma
     assert "1 result " in few and "1 submission" in few
     counts = [sql for sql in statements if "COUNT(" in sql.upper()]
     assert counts and all("LIMIT 4" in sql for sql in counts), "every count stops at the cap"
+
+
+def test_a_word_in_many_views_lists_the_same_submissions_as_a_word_in_few(listed, monkeypatch):
+    through_the_index = listed("discharge")
+    monkeypatch.setattr(search, "FEW", 1)
+
+    assert listed("discharge") == through_the_index == {"lounge", "apart"}

@@ -13,7 +13,7 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -37,7 +37,7 @@ from ..models import (
     View,
     normalise_reference,
 )
-from ..search import views_matching
+from ..search import submissions_matching
 from .base import CappedPaginator, LabelledTabularInline, WorkspaceAdmin
 from .filters import (
     AckProblemFilter,
@@ -221,7 +221,7 @@ class SubmissionAdmin(WorkspaceAdmin):
             return queryset, False
         if REFERENCE.fullmatch(normalise_reference(term)):
             return queryset.filter(reference=normalise_reference(term)), False
-        return queryset.filter(Exists(View.objects.filter(views_matching(term), submission=OuterRef("pk")))), False
+        return queryset.filter(submissions_matching(term)), False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
