@@ -308,7 +308,7 @@ class _Table:
         for start in range(0, len(new_rows), BATCH):
             chunk = range(start, min(start + BATCH, len(new_rows)))
             wanted = {int(new_rows[i]) for i in chunk if best[i, 0] > 0}
-            wanted |= {self.leader(int(row)) for i in chunk for row in best_rows[i] if row >= 0}
+            wanted |= {matches.get(int(row), self.leader(int(row))) for i in chunk for row in best_rows[i] if row >= 0}
             texts.fetch(wanted)
             for i in chunk:
                 if best[i, 0] == 0:
