@@ -111,7 +111,7 @@ def measure(size: int, rounds: int) -> list[Result]:
             first, second = alternate(REQUESTS, hand, portal)
             ceilings += first
             portals += second
-            pages += alternate(REQUESTS, page, page)[0]
+            pages += sum(alternate(REQUESTS, page, page), [])
         ceiling, portal_time, page_time = (statistics.median(times) * 1000 for times in (ceilings, portals, pages))
         ratio = portal_time / ceiling
         results.append(
