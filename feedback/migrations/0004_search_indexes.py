@@ -7,6 +7,8 @@ expression. PostgreSQL only: on SQLite this migration does nothing.
 
 from django.db import migrations
 
+from ._postgresql import only_on_postgresql
+
 CREATE = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX IF NOT EXISTS view_text_trgm ON feedback_view USING gin (UPPER(text) gin_trgm_ops)",
@@ -19,17 +21,7 @@ DROP = [
 ]
 
 
-def run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return apply
-
-
 class Migration(migrations.Migration):
     dependencies = [("feedback", "0003_groups")]
 
-    operations = [migrations.RunPython(run(CREATE), run(DROP))]
+    operations = [only_on_postgresql(CREATE, DROP)]

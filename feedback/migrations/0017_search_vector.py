@@ -10,6 +10,8 @@ from django.db import migrations, models
 
 import feedback.models.submissions
 
+from ._postgresql import only_on_postgresql
+
 CREATE = [
     "CREATE INDEX IF NOT EXISTS view_search_vector ON feedback_view USING gin (search_vector)",
     "DROP INDEX IF EXISTS view_text_trgm",
@@ -18,16 +20,6 @@ DROP = [
     "DROP INDEX IF EXISTS view_search_vector",
     "CREATE INDEX IF NOT EXISTS view_text_trgm ON feedback_view USING gin (UPPER(text) gin_trgm_ops)",
 ]
-
-
-def run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return apply
 
 
 class Migration(migrations.Migration):
@@ -43,5 +35,5 @@ class Migration(migrations.Migration):
                 output_field=django.contrib.postgres.search.SearchVectorField(),
             ),
         ),
-        migrations.RunPython(run(CREATE), run(DROP)),
+        only_on_postgresql(CREATE, DROP),
     ]
