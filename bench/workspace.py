@@ -2,7 +2,8 @@
 The policy team's workspace, measured in the benchmark's own process against
 the same work written by hand as SQL:
 
-- the dashboard's figures over the full history;
+- the dashboard's figures over the full history, and the admin's home page
+  that shows them (p50 under 200 ms);
 - the CSV export of every submission against COPY ... TO STDOUT of the same
   columns, with how far it raises the process's resident memory at each
   database size.
@@ -15,16 +16,18 @@ from pathlib import Path
 
 from harness import Result, alternate, at_most, median
 
-# The dashboard's figures, by hand.
-DASHBOARD_TOTALS = """SELECT count(*),
-    count(*) FILTER (WHERE received_at >= %(this_start)s AND received_at < %(this_end)s),
-    count(*) FILTER (WHERE received_at >= %(last_start)s AND received_at < %(this_start)s),
-    count(*) FILTER (WHERE status = 'new')
-  FROM feedback_submission"""
-DASHBOARD_GRID = "SELECT element, level, count(*) FROM feedback_view GROUP BY element, level"
+# The dashboard's figures, by hand, over the same running tallies.
+DASHBOARD_TOTALS = """SELECT sum(submissions), sum(submissions) FILTER (WHERE week = %(this_week)s),
+    sum(submissions) FILTER (WHERE week = %(last_week)s), sum(submissions) FILTER (WHERE status = 'new')
+  FROM feedback_submissiontally"""
+DASHBOARD_WEEKLY = """SELECT week, element, sum(views) FROM feedback_viewtally
+  WHERE week >= %(first_week)s AND week <= %(this_week)s GROUP BY week, element"""
+DASHBOARD_GRID = "SELECT element, level, sum(views) FROM feedback_viewtally GROUP BY element, level"
 DASHBOARD_UNREAD = """SELECT s.id, s.reference, s.received_at, s.organisation_type, s.region,
     (SELECT array_agg(v.element ORDER BY v.position) FROM feedback_view v WHERE v.submission_id = s.id)
   FROM feedback_submission s WHERE s.status = 'new' ORDER BY s.received_at DESC, s.id DESC LIMIT 10"""
+# The admin's home page, as a policy lead gets it, must answer within this.
+HOME_PAGE_TARGET_MS = 200
 
 # The export's columns, by hand (labels stay codes: COPY does no lookups).
 EXPORT = """COPY (SELECT s.reference, s.received_at, s.source, s.status, s.role, s.organisation,
@@ -82,39 +85,43 @@ def dashboard(size: int, rounds: int) -> Result:
 
     now = timezone.now()
     this_week = week_of(now)
-    weeks = [this_week]
-    while len(weeks) < 12:
-        weeks.insert(0, weeks[0].previous())
-    bounds = [week.start for week in weeks] + [this_week.end]
-    counts = ", ".join(
-        f"count(*) FILTER (WHERE s.received_at >= %(w{n})s AND s.received_at < %(w{n + 1})s)" for n in range(12)
-    )
-    weekly = (
-        f"SELECT v.element, {counts} FROM feedback_view v JOIN feedback_submission s ON s.id = v.submission_id"  # noqa: S608
-        " WHERE s.received_at >= %(w0)s AND s.received_at < %(w12)s GROUP BY v.element"
-    )
-    params = {f"w{n}": bound for n, bound in enumerate(bounds)}
-    params.update(this_start=this_week.start, this_end=this_week.end, last_start=this_week.previous().start)
+    first_week = this_week
+    for _ in range(11):
+        first_week = first_week.previous()
+    params = {
+        "this_week": this_week.monday,
+        "last_week": this_week.previous().monday,
+        "first_week": first_week.monday,
+    }
+    client = _staff_client()
 
     def by_hand():
         with connection.cursor() as cursor:
-            for statement in (DASHBOARD_TOTALS, weekly, DASHBOARD_GRID, DASHBOARD_UNREAD):
+            for statement in (DASHBOARD_TOTALS, DASHBOARD_WEEKLY, DASHBOARD_GRID, DASHBOARD_UNREAD):
                 cursor.execute(statement, params)
                 cursor.fetchall()
 
     def portal():
         portal_dashboard.summary(now=now)
 
-    by_hand(), portal()
+    def home_page():
+        assert "qipp-dashboard" in _get(client, "/admin/").content.decode()
+
+    by_hand(), portal(), home_page()
     ceilings, portals = alternate(rounds, by_hand, portal)
-    ceiling, portal_time = median(ceilings), median(portals)
-    return at_most(
+    pages = sum(alternate(rounds, home_page, home_page), [])
+    ceiling, portal_time, page_time = median(ceilings), median(portals), median(pages) * 1000
+    result = at_most(
         1.25,
         measure=f"dashboard figures, full history, {size:,} submissions",
         unit="s",
         ceiling=ceiling,
         portal=portal_time,
+        notes={"admin home page (p50)": f"{page_time:.0f} ms"},
     )
+    result.target += f", page < {HOME_PAGE_TARGET_MS} ms"
+    result.passed = result.passed and page_time < HOME_PAGE_TARGET_MS
+    return result
 
 
 def _export_by_hand() -> int:

@@ -342,7 +342,8 @@ def worker_killed_mid_digest(suite: Suite, *, submissions: int = 200, delay: int
     result.figure("digests for the week", digests_for_week.count())
     result.figure("digest status, number, attempts", f"{digest.status}, {digest.number}, {digest.attempts}")
     result.figure(
-        "submissions in the week / counted by it", f"{in_week.count()} / {in_week.filter(digest=digest).count()}"
+        "submissions in the week / counted by it",
+        f"{in_week.count()} / {in_week.filter(membership__digest=digest).count()}",
     )
     headline = digest.content.get("headline", {})
     result.figure("headline count in the digest", headline.get("new"))

@@ -22,9 +22,11 @@ from .digest_content import SCHEMA, Content
 from .models import (
     COMPILED,
     Digest,
+    DigestMembership,
     DigestStatus,
     Element,
     Level,
+    NotYetCounted,
     OrganisationType,
     Region,
     Role,
@@ -194,14 +196,16 @@ def _compile_claimed(digest: Digest) -> None:
 
 def _count_into(digest: Digest) -> int:
     """
-    Mark the submissions this digest counts: its week's, and late ones: those
+    Count the submissions this digest takes: its week's, and late ones: those
     of weeks already compiled, and those of any week before the newest
     compiled one that no digest is waiting to cover (mail from before the
-    portal, sorted now). A week whose own digest is still to compile keeps its rows.
+    portal, sorted now). A week whose own digest is still to compile keeps its
+    rows. They move from `NotYetCounted` to `DigestMembership` in one
+    statement, so a submission committed during the compile waits for the next.
     """
     counted = Q(received_at__gte=digest.period_start, received_at__lt=digest.period_end)
-    # A few dozen weeks a year: one range each, which the index of uncounted
-    # submissions answers without looking at any other row.
+    # A few dozen weeks a year: one range each, which the received_at index of
+    # the narrow table of uncounted rows answers.
     compiled = list(Digest.objects.compiled().values_list("period_start", "period_end"))
     for start, end in compiled:
         counted |= Q(received_at__gte=start, received_at__lt=end)
@@ -212,7 +216,22 @@ def _count_into(digest: Digest) -> int:
         for start, end in waiting.filter(period_start__lt=newest_start).values_list("period_start", "period_end"):
             backlog &= ~Q(received_at__gte=start, received_at__lt=end)
         counted |= backlog
-    return Submission.objects.filter(counted, digest__isnull=True).update(digest=digest)
+    # Table names and the ORM's own compiled condition; the values are parameters.
+    query = NotYetCounted.objects.filter(counted).query
+    where, params = query.get_compiler(connection=connection).compile(query.where)
+    pending = connection.ops.quote_name(NotYetCounted._meta.db_table)
+    members = connection.ops.quote_name(DigestMembership._meta.db_table)
+    take = f"DELETE FROM {pending} WHERE {where}"  # noqa: S608
+    record = f"INSERT INTO {members} (submission_id, digest_id) SELECT submission_id, %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Taken and recorded in one statement: what it deletes, it counts.
+            cursor.execute(f"WITH taken AS ({take} RETURNING submission_id) {record} FROM taken", [*params, digest.pk])
+            return cursor.rowcount
+        # SQLite lets one writer in at a time: the two statements see the same rows.
+        cursor.execute(f"{record} FROM {pending} WHERE {where}", [digest.pk, *params])
+        cursor.execute(take, params)
+        return cursor.rowcount
 
 
 # --- What a digest holds -----------------------------------------------------
@@ -224,26 +243,29 @@ def _counts(queryset: QuerySet, field: str) -> dict[str, int]:
 
 def build_content(digest: Digest) -> Content:
     """Every figure, quote and link target of a digest, as JSON-ready data (described by `Content`)."""
-    submissions = Submission.objects.filter(digest=digest)
+    submissions = Submission.objects.filter(membership__digest=digest)
     totals = submissions.aggregate(
         new=Count("pk"),
         on_time=Count("pk", filter=Q(received_at__gte=digest.period_start)),
         quotable=Count("pk", filter=Q(consent_to_quote=True)),
     )
     late_weeks = _late_weeks(submissions.filter(received_at__lt=digest.period_start))
-    to_date = Submission.objects.filter(digest__number__isnull=False).count() + totals["new"]
+    to_date = DigestMembership.objects.filter(digest__number__isnull=False).count() + totals["new"]
     previous = (
         Digest.objects.compiled().exclude(pk=digest.pk).order_by("-number").only("pk", "number", "content").first()
     )
     previous_content = previous.content if previous else {}
 
-    by_element = _counts(View.objects.filter(submission__digest=digest), "element")
+    by_element = _counts(View.objects.filter(submission__membership__digest=digest), "element")
     views_by_element = dict(
-        View.objects.filter(submission__digest=digest).order_by().values_list("element").annotate(n=Count("pk"))
+        View.objects.filter(submission__membership__digest=digest)
+        .order_by()
+        .values_list("element")
+        .annotate(n=Count("pk"))
     )
     grid = defaultdict(dict)
     for element, level, count in (
-        View.objects.filter(submission__digest=digest)
+        View.objects.filter(submission__membership__digest=digest)
         .order_by()
         .values_list("element", "level")
         .annotate(n=Count("submission", distinct=True))
@@ -279,7 +301,7 @@ def build_content(digest: Digest) -> Content:
         )
 
     prioritisation_total = by_element.get(Element.PRIORITISATION, 0)
-    in_campaigns = ViewFingerprint.objects.filter(view__submission__digest=digest, campaign__isnull=False)
+    in_campaigns = ViewFingerprint.objects.filter(view__submission__membership__digest=digest, campaign__isnull=False)
     return {
         "schema": SCHEMA,
         "period": {
@@ -346,7 +368,7 @@ def _breakdown(submissions: QuerySet, field: str, choices, total: int) -> list[d
 
 def _themes(digest: Digest, element: Element) -> list[dict]:
     """Themes people confirmed on this element's views, most used first, with stance counts."""
-    tags = ThemeTag.objects.confirmed().filter(view__submission__digest=digest, view__element=element)
+    tags = ThemeTag.objects.confirmed().filter(view__submission__membership__digest=digest, view__element=element)
     rows = (
         tags.order_by()
         .values("theme_id", "theme__name")
@@ -375,7 +397,9 @@ def _campaigns(digest: Digest, element: Element, views: int) -> tuple[int, list[
     digest: a campaign's views count as one text, and all are still counted.
     """
     rows = list(
-        ViewFingerprint.objects.filter(view__submission__digest=digest, view__element=element, campaign__isnull=False)
+        ViewFingerprint.objects.filter(
+            view__submission__membership__digest=digest, view__element=element, campaign__isnull=False
+        )
         .order_by()
         .values("campaign_id", "campaign__size", "campaign__first_view_id")
         .annotate(views=Count("pk"))
@@ -442,7 +466,7 @@ def _quote(view: View) -> dict:
 
 def _quotable_views(digest: Digest, element: Element) -> QuerySet:
     return (
-        View.objects.filter(submission__digest=digest, submission__consent_to_quote=True, element=element)
+        View.objects.filter(submission__membership__digest=digest, submission__consent_to_quote=True, element=element)
         .select_related("submission")
         .only(
             "text",
@@ -476,7 +500,7 @@ def _national_policy(digest: Digest) -> dict:
     representative proposals: those nearest the group's centre, from
     respondents who agreed to be quoted, a campaign's copies shown once.
     """
-    views = View.objects.filter(submission__digest=digest, element=Element.NATIONAL_POLICY)
+    views = View.objects.filter(submission__membership__digest=digest, element=Element.NATIONAL_POLICY)
     rows = list(views.order_by("pk").values_list("pk", "text", "submission_id", "submission__consent_to_quote"))
     not_quotable = views.filter(submission__consent_to_quote=False).values("submission").distinct().count()
     if not rows:

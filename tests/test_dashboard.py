@@ -1,6 +1,8 @@
+import random
 import re
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,9 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from feedback import dashboard
-from feedback.models import Element, Level, Status, Submission, View
+from feedback.models import Element, Level, Status, Submission, SubmissionTally, View, ViewTally
 
 from .factories import SubmissionFactory
+from .tallies import assert_tallies_equal_direct_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +80,7 @@ def test_it_counts_submissions_this_and_last_iso_week_in_london_time_across_the_
         SubmissionFactory(
             received_at=received_at, views=[{"element": Element.LEADERSHIP}, {"element": Element.ENGAGEMENT}]
         )
-    Submission.objects.filter(received_at=at["this week"]).update(status=Status.READ)
+    Submission.objects.filter(received_at=at["this week"]).set_status(Status.READ, by=None)
 
     totals = dashboard.summary(now=datetime.now(UTC))["totals"]
 
@@ -324,3 +327,26 @@ def test_every_figure_matches_the_database_for_seeded_demo_data():
             View.objects.filter(element=row["code"], level=level).count() for level in [*Level.values, ""]
         ]
     assert len(figures["newest_unread"]) == 10
+
+
+def test_the_running_totals_equal_direct_counts_through_seeding_triage_and_a_recount(make_staff):
+    call_command("seed_demo", submissions=200, seed=11, weeks=6, verbosity=0)
+    assert_tallies_equal_direct_counts()
+
+    reviewer = make_staff("Policy reviewers")
+    rng = random.Random(3)
+    for submission in rng.sample(list(Submission.objects.all()), 60):
+        submission.set_status(rng.choice(list(Status)), by=reviewer)
+    unread = Submission.objects.filter(status=Status.NEW).values_list("pk", flat=True)[:10]
+    Submission.objects.filter(pk__in=list(unread)).set_status(Status.FLAGGED, by=reviewer)
+    SubmissionFactory(status=Status.READ, views=[{"element": Element.PRIORITISATION}, {"element": Element.ENGAGEMENT}])
+    assert_tallies_equal_direct_counts()
+
+    # Rows changed by hand in the database: the command counts everything again.
+    Submission.objects.filter(status=Status.READ).update(status=Status.NEW)
+    ViewTally.objects.all().delete()
+    out = StringIO()
+    call_command("recount_dashboard", stdout=out)
+    assert_tallies_equal_direct_counts()
+    assert f"Counted {Submission.objects.count():,} submissions and {View.objects.count():,} views." in out.getvalue()
+    assert SubmissionTally.objects.filter(status=Status.NEW).exists()

@@ -10,7 +10,9 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from feedback import digests, tasks
 from feedback.models import (
@@ -19,6 +21,7 @@ from feedback.models import (
     DigestStatus,
     Element,
     Level,
+    NotYetCounted,
     OrganisationType,
     Region,
     Role,
@@ -119,7 +122,7 @@ def test_the_digests_figures_equal_direct_database_counts(week_of_data):
                 views__tags__stance=stance["code"],
             )
             assert stance["submissions"] == by_stance.distinct().count()
-    assert set(Submission.objects.filter(digest=digest)) == set(week)
+    assert set(Submission.objects.filter(membership__digest=digest)) == set(week)
 
 
 def test_a_submission_is_counted_by_the_digest_of_the_week_it_was_received_in_london():
@@ -130,7 +133,7 @@ def test_a_submission_is_counted_by_the_digest_of_the_week_it_was_received_in_lo
     SubmissionFactory(received_at=monday_early)
     with time_machine.travel("2026-04-07 09:00 +0000"):
         digest = digests.compile_digest(week=Week.parse("2026-W13"))
-    assert list(Submission.objects.filter(digest=digest)) == [late_sunday]
+    assert list(Submission.objects.filter(membership__digest=digest)) == [late_sunday]
 
 
 def test_quotes_come_only_from_respondents_who_agreed_and_never_name_them(week_of_data):
@@ -140,7 +143,7 @@ def test_quotes_come_only_from_respondents_who_agreed_and_never_name_them(week_o
     quotes += [proposal for group in digest.content["national_policy"]["groups"] for proposal in group["proposals"]]
     assert quotes, "the seeded week has quotable views"
     text = str(digest.content)
-    for submission in Submission.objects.filter(digest=digest):
+    for submission in Submission.objects.filter(membership__digest=digest):
         assert submission.email not in text
         assert submission.name not in text
         assert submission.organisation not in text
@@ -175,7 +178,9 @@ def test_national_policy_proposals_are_grouped_by_theme_then_by_what_they_share(
         assert all(proposal["submission_id"] in consenting for proposal in group["proposals"])
     assert policy["submissions"] == len({view.submission_id for view in policy_views})
     assert policy["not_quotable"] == (
-        Submission.objects.filter(digest=digest, consent_to_quote=False, views__element=Element.NATIONAL_POLICY)
+        Submission.objects.filter(
+            membership__digest=digest, consent_to_quote=False, views__element=Element.NATIONAL_POLICY
+        )
         .distinct()
         .count()
     )
@@ -209,6 +214,16 @@ def test_compiling_twice_gives_one_digest_and_leaves_it_frozen(week_of_data):
     second = compiled(W47)
     assert Digest.objects.count() == 1
     assert second.pk == first.pk and second.content == first.content and second.number == 1
+
+
+def test_compiling_records_what_it_counted_without_rewriting_a_submission_row(week_of_data):
+    with CaptureQueriesContext(connection) as queries:
+        digest = compiled(W47)
+    submissions_table = Submission._meta.db_table
+    writes = [q["sql"] for q in queries if re.match(rf'\s*(UPDATE|DELETE FROM) "?{submissions_table}"?\b', q["sql"])]
+    assert writes == []
+    assert Submission.objects.filter(membership__digest=digest).count() == 40
+    assert not NotYetCounted.objects.filter(submission__membership__digest=digest).exists()
 
 
 def test_a_late_submission_is_counted_in_the_next_digests_late_line(week_of_data):
@@ -297,7 +312,7 @@ def test_a_failed_compile_shows_its_error_and_can_be_tried_again(week_of_data, m
     failed = compiled(W47)
     assert failed.status == DigestStatus.FAILED
     assert "the database went away" in failed.last_error
-    assert not Submission.objects.filter(digest=failed).exists(), "nothing half-done is kept"
+    assert not Submission.objects.filter(membership__digest=failed).exists(), "nothing half-done is kept"
     monkeypatch.undo()
     done = compiled(W47)
     assert done.pk == failed.pk and done.status == DigestStatus.READY and done.last_error == ""
@@ -434,7 +449,7 @@ def test_the_digest_downloads_as_a_pdf_and_its_rows_as_csv(lead_client, week_of_
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-") and len(pdf.content) > 5000
     rows = b"".join(lead_client.get(f"/admin/feedback/submission/export/csv/?digest={digest.pk}").streaming_content)
-    references = {s.reference for s in Submission.objects.filter(digest=digest)}
+    references = {s.reference for s in Submission.objects.filter(membership__digest=digest)}
     assert {row[0] for row in list(csv.reader(io.StringIO(rows.decode("utf-8-sig"))))[1:]} == references
 
 

@@ -13,6 +13,8 @@ from openpyxl import Workbook
 from feedback.imports import COLUMNS, template_csv
 from feedback.models import NOT_KNOWN, AuditAction, AuditEvent, Element, Level, OutgoingEmail, Source, Submission
 
+from .tallies import assert_tallies_equal_direct_counts
+
 pytestmark = pytest.mark.django_db
 
 ABOUT = {"received": "2009-11-20", "role": "Commissioner", "organisation type": "Primary care trust"}
@@ -73,6 +75,7 @@ def test_rows_sharing_a_response_id_make_one_import_submission(tmp_path):
     ]
     assert not OutgoingEmail.objects.exists(), "imported rows get no acknowledgement"
     assert AuditEvent.objects.filter(action=AuditAction.RESPONSES_IMPORTED).exists()
+    assert_tallies_equal_direct_counts()
 
 
 def test_an_xlsx_file_imports_the_same_way(tmp_path):

@@ -26,6 +26,7 @@ from feedback.models import (
 
 from .factories import SubmissionFactory
 from .mail_samples import email
+from .tallies import assert_tallies_equal_direct_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +94,7 @@ def test_a_reviewer_sorts_a_message_into_two_views_of_one_email_submission(clien
     assert message.submission == submission
     assert message.sorted_by == reviewer
     assert AuditEvent.objects.filter(action=AuditAction.MESSAGE_SORTED, submission=submission).exists()
+    assert_tallies_equal_direct_counts()
 
 
 def test_a_second_save_of_the_same_message_is_refused_with_a_clear_message(client, make_staff, message):

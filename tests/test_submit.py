@@ -8,6 +8,7 @@ from django.core import mail
 from feedback.models import Element, EmailStatus, Level, OutgoingEmail, Source, Status, Submission, View
 
 from .conftest import ABOUT_YOU, ENGAGEMENT_VIEW, PRIORITISATION_VIEW, HttpsClient, Respondent
+from .tallies import assert_tallies_equal_direct_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +57,7 @@ def test_a_respondent_completes_the_journey_and_gets_a_receipt(client, responden
         (Element.ENGAGEMENT, ""),
     ]
     assert "draft" not in client.session
+    assert_tallies_equal_direct_counts()
 
 
 def test_the_reference_is_short_unambiguous_and_not_the_database_id(client, respondent):

@@ -167,7 +167,7 @@ class DigestFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        return queryset.filter(digest_id=self.value()) if str(self.value()).isdigit() else queryset.none()
+        return queryset.filter(membership__digest_id=self.value()) if str(self.value()).isdigit() else queryset.none()
 
 
 class LateFilter(admin.SimpleListFilter):
@@ -179,7 +179,7 @@ class LateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(received_at__lt=F("digest__period_start"))
+            return queryset.filter(received_at__lt=F("membership__digest__period_start"))
         return queryset
 
 

@@ -20,7 +20,15 @@ from .choices import (
     Status,
     answerable,
 )
-from .digests import COMPILED, MAX_COMPILE_ATTEMPTS, STALE_COMPILE_AFTER, Digest, DigestQuerySet
+from .digests import (
+    COMPILED,
+    MAX_COMPILE_ATTEMPTS,
+    STALE_COMPILE_AFTER,
+    Digest,
+    DigestMembership,
+    DigestQuerySet,
+    NotYetCounted,
+)
 from .mailbox import (
     Attachment,
     InboundMessage,
@@ -42,6 +50,7 @@ from .submissions import (
     new_reference,
     normalise_reference,
 )
+from .tallies import SubmissionTally, ViewTally
 from .themes import (
     CodingClaim,
     RejectedSuggestion,
@@ -75,7 +84,9 @@ __all__ = [
     "AuditEvent",
     "CodingClaim",
     "Digest",
+    "DigestMembership",
     "DigestQuerySet",
+    "NotYetCounted",
     "DigestStatus",
     "Element",
     "EmailKind",
@@ -102,6 +113,8 @@ __all__ = [
     "SubmissionManager",
     "SubmissionQuerySet",
     "Subscription",
+    "SubmissionTally",
+    "ViewTally",
     "SuggestionModel",
     "SubscriptionQuerySet",
     "Theme",

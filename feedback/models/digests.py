@@ -26,7 +26,7 @@ class Digest(models.Model):
     """
     The policy team's brief on one ISO week (Europe/London). One per week,
     numbered in the order compiled, and frozen once compiled: its figures live
-    in `content` and its rows are the submissions that point at it.
+    in `content` and its rows are its memberships (`DigestMembership`).
     """
 
     period_start = models.DateTimeField(unique=True)
@@ -79,3 +79,35 @@ class Digest(models.Model):
         if approved:
             self.refresh_from_db()
         return bool(approved)
+
+
+class NotYetCounted(models.Model):
+    """
+    A submission no digest has counted yet, with when it was received: written
+    with the submission, in its transaction, and only ever inserted or deleted.
+    A compile takes the rows its week counts from this narrow table, so the
+    wide, heavily indexed submissions table is never rewritten, and a row
+    committed while a compile runs waits here for the next one.
+    """
+
+    submission = models.OneToOneField("Submission", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Submission {self.submission_id}, not yet counted"
+
+
+class DigestMembership(models.Model):
+    """
+    Which digest counted a submission: one row a submission, written by the
+    compile that counted it. A submission received in a week already compiled
+    is counted by the next digest compiled after it arrives, as arrived late.
+    """
+
+    submission = models.OneToOneField(
+        "Submission", primary_key=True, on_delete=models.CASCADE, related_name="membership"
+    )
+    digest = models.ForeignKey(Digest, on_delete=models.PROTECT, related_name="memberships")
+
+    def __str__(self) -> str:
+        return f"Submission {self.submission_id} in digest {self.digest_id}"

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from collections import Counter
 from datetime import datetime
 
 from django.contrib.postgres.search import SearchVectorField
@@ -9,7 +10,9 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import tallies
 from .choices import Element, Level, OrganisationType, Region, Role, Source, Status
+from .digests import DigestMembership, NotYetCounted
 
 # Reference numbers are read aloud over the phone and typed from a screen, so
 # the alphabet leaves out characters that look alike (0/O, 1/I/L) or sound
@@ -41,7 +44,7 @@ class SubmissionQuerySet(models.QuerySet):
         """Give each submission the triage status `to`, each change recorded. Returns how many changed."""
         return sum(
             submission.set_status(to, by=by, ip=ip)
-            for submission in self.exclude(status=to).only("pk", "reference", "status")
+            for submission in self.exclude(status=to).only("pk", "reference", "status", "received_at")
         )
 
 
@@ -52,17 +55,26 @@ class SubmissionManager(models.Manager.from_queryset(SubmissionQuerySet)):
 
         Returns (submission, created). A token that was already used (a double
         click, a resubmission after a network error) returns the submission it
-        made, so the respondent sees the same receipt.
+        made, so the respondent sees the same receipt. The submission is
+        written with what counts it: its row in `NotYetCounted` (the next
+        digest takes it from there) and the dashboard's tallies.
         """
         if not views:
             raise ValueError("A submission needs at least one view.")
+        reference = fields.pop("reference", None)
         for _ in range(5):
             try:
                 with transaction.atomic():
-                    submission = self.create(token=token, reference=new_reference(), **fields)
-                    View.objects.bulk_create(
+                    submission = self.create(token=token, reference=reference or new_reference(), **fields)
+                    NotYetCounted.objects.create(submission=submission, received_at=submission.received_at)
+                    made = View.objects.bulk_create(
                         View(submission=submission, position=position, **view)
                         for position, view in enumerate(views, start=1)
+                    )
+                    monday = tallies.monday_of(submission.received_at)
+                    tallies.add(
+                        submissions=Counter({(monday, submission.status): 1}),
+                        views=Counter((monday, view.element, view.level) for view in made),
                     )
                     return submission, True
             except IntegrityError:
@@ -101,12 +113,8 @@ class Submission(models.Model):
     consent_to_quote = models.BooleanField("may be quoted anonymously", default=False)
     consent_to_contact = models.BooleanField("may be contacted", default=False)
 
-    # The digest that counted this submission, set when that digest is
-    # compiled. A submission received in a week already compiled is counted
-    # by the next digest compiled after it arrives, as arrived late.
-    digest = models.ForeignKey(
-        "Digest", null=True, blank=True, on_delete=models.PROTECT, related_name="submissions", editable=False
-    )
+    # Which digest counted it: `DigestMembership` (`membership`), written by
+    # the compile from `NotYetCounted`, so compiling never rewrites this table.
 
     objects = SubmissionManager()
 
@@ -115,8 +123,6 @@ class Submission(models.Model):
         indexes = [
             # Triage by status, newest first (the dashboard's unread list, the status filter).
             models.Index(fields=["status", "-received_at"], name="submission_status_received"),
-            # Submissions no digest has counted yet: what the next compile looks for.
-            models.Index(fields=["received_at"], condition=Q(digest__isnull=True), name="submission_uncounted"),
         ]
         permissions = [
             ("view_personal_details", "Can see respondents' names and email addresses"),
@@ -142,6 +148,8 @@ class Submission(models.Model):
         with transaction.atomic():
             changed = Submission.objects.filter(pk=self.pk, status=previous).update(status=to)
             if changed:
+                monday = tallies.monday_of(self.received_at)
+                tallies.add(submissions=Counter({(monday, previous): -1, (monday, to): 1}))
                 AuditEvent.objects.record(
                     AuditAction.STATUS_CHANGED, by=by, ip=ip, submission=self, **{"from": previous, "to": to}
                 )
@@ -153,6 +161,14 @@ class Submission(models.Model):
         """Someone opened the submission: a new one is now read, as in a mailbox."""
         if self.status == Status.NEW:
             self.set_status(Status.READ, by=by, ip=ip)
+
+    @property
+    def digest(self):
+        """The digest that counted this submission, or None while none has."""
+        try:
+            return self.membership.digest
+        except DigestMembership.DoesNotExist:
+            return None
 
     @property
     def elements(self) -> list[str]:

@@ -16,7 +16,7 @@ import io
 import json
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
@@ -29,7 +29,7 @@ from feedback.campaigns import group_new_views
 from feedback.demo import THEMES, Generator
 from feedback.demo_mail import MailGenerator
 from feedback.mail import store
-from feedback.models import Campaign, MessageOrigin, Submission, Theme, ThemeTag, View
+from feedback.models import Campaign, MessageOrigin, NotYetCounted, Submission, Theme, ThemeTag, View, tallies
 from feedback.suggestions import train_and_suggest
 
 COPY_CHUNK = 50_000
@@ -189,6 +189,12 @@ def _load(writer, rows: list[dict], views: list[tuple], tags: list[tuple], *, cl
     try:
         with transaction.atomic():
             writer.write(rows, views, tags)
+            # Last, so a parallel chunk waits on the shared tally rows only while this one commits.
+            mondays = [tallies.monday_of(row["received_at"]) for row in rows]
+            tallies.add(
+                submissions=Counter((monday, row["status"]) for monday, row in zip(mondays, rows, strict=True)),
+                views=Counter((mondays[index], element, level) for index, _, element, level, _ in views),
+            )
     finally:
         if close:
             connection.close()
@@ -259,6 +265,10 @@ class BulkWriter:
         made = Submission.objects.bulk_create(
             [Submission(**{**row, "principles": json.loads(row["principles"])}) for row in rows], batch_size=1000
         )
+        NotYetCounted.objects.bulk_create(
+            [NotYetCounted(submission=submission, received_at=submission.received_at) for submission in made],
+            batch_size=1000,
+        )
         made_views = View.objects.bulk_create(
             [
                 View(submission_id=made[index].pk, position=position, element=element, level=level, text=text)
@@ -296,6 +306,12 @@ class CopyWriter:
                     [pk, *(_csv(row[field]) for field in SUBMISSION_FIELDS)]
                     for pk, row in zip(submission_ids, rows, strict=True)
                 ),
+            )
+            self._copy(
+                cursor,
+                NotYetCounted,
+                ["submission", "received_at"],
+                ((pk, _csv(row["received_at"])) for pk, row in zip(submission_ids, rows, strict=True)),
             )
             self._copy(
                 cursor,
