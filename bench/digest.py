@@ -55,6 +55,7 @@ QUOTE_BY_THEME = f"""SELECT v.id, v.text FROM feedback_view v
        JOIN {MEMBERS} ON s.id = v.submission_id
        JOIN feedback_themetag t ON t.view_id = v.id
        WHERE s.consent_to_quote AND v.element = %(element)s AND t.theme_id = %(theme)s
+         AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL)
        ORDER BY s.received_at, v.id LIMIT 1"""
 NATIONAL_POLICY = [
     f"""SELECT v.id, v.text, v.submission_id, s.consent_to_quote FROM feedback_view v

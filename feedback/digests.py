@@ -35,6 +35,7 @@ from .models import (
     ThemeTag,
     View,
     ViewFingerprint,
+    confirmed_tags,
 )
 from .periods import Week, week_of
 
@@ -237,6 +238,13 @@ def _count_into(digest: Digest) -> int:
 # --- What a digest holds -----------------------------------------------------
 
 
+def _views(digest: Digest) -> QuerySet:
+    """The views of the submissions a digest counted, found from its memberships alone."""
+    return View.objects.filter(
+        submission_id__in=DigestMembership.objects.filter(digest=digest).values("submission_id")
+    )
+
+
 def _counts(queryset: QuerySet, field: str) -> dict[str, int]:
     return dict(queryset.order_by().values_list(field).annotate(n=Count("pk", distinct=True)))
 
@@ -256,19 +264,11 @@ def build_content(digest: Digest) -> Content:
     )
     previous_content = previous.content if previous else {}
 
-    by_element = _counts(View.objects.filter(submission__membership__digest=digest), "element")
-    views_by_element = dict(
-        View.objects.filter(submission__membership__digest=digest)
-        .order_by()
-        .values_list("element")
-        .annotate(n=Count("pk"))
-    )
+    by_element = _counts(_views(digest), "element")
+    views_by_element = dict(_views(digest).order_by().values_list("element").annotate(n=Count("pk")))
     grid = defaultdict(dict)
     for element, level, count in (
-        View.objects.filter(submission__membership__digest=digest)
-        .order_by()
-        .values_list("element", "level")
-        .annotate(n=Count("submission", distinct=True))
+        _views(digest).order_by().values_list("element", "level").annotate(n=Count("submission", distinct=True))
     ):
         grid[element][level] = count
 
@@ -278,6 +278,7 @@ def build_content(digest: Digest) -> Content:
         count = by_element.get(element, 0)
         distinct_texts, campaigns = _campaigns(digest, element, views_by_element.get(element, 0))
         before = previous_content.get("elements_by_code", {}).get(element)
+        themes = _themes(digest, element)
         elements.append(
             {
                 "code": element.value,
@@ -294,14 +295,14 @@ def build_content(digest: Digest) -> Content:
                 ]
                 if element == Element.PRIORITISATION
                 else [],
-                "themes": _themes(digest, element),
+                "themes": themes,
                 "agreement": coding_agreement.get(element),
-                "quotes": _quotes(digest, element),
+                "quotes": _quotes(digest, element, themes),
             }
         )
 
     prioritisation_total = by_element.get(Element.PRIORITISATION, 0)
-    in_campaigns = ViewFingerprint.objects.filter(view__submission__membership__digest=digest, campaign__isnull=False)
+    in_campaigns = ViewFingerprint.objects.filter(view__in=_views(digest), campaign__isnull=False)
     return {
         "schema": SCHEMA,
         "period": {
@@ -368,7 +369,7 @@ def _breakdown(submissions: QuerySet, field: str, choices, total: int) -> list[d
 
 def _themes(digest: Digest, element: Element) -> list[dict]:
     """Themes people confirmed on this element's views, most used first, with stance counts."""
-    tags = ThemeTag.objects.confirmed().filter(view__submission__membership__digest=digest, view__element=element)
+    tags = ThemeTag.objects.confirmed().filter(view__in=_views(digest).filter(element=element))
     rows = (
         tags.order_by()
         .values("theme_id", "theme__name")
@@ -397,9 +398,7 @@ def _campaigns(digest: Digest, element: Element, views: int) -> tuple[int, list[
     digest: a campaign's views count as one text, and all are still counted.
     """
     rows = list(
-        ViewFingerprint.objects.filter(
-            view__submission__membership__digest=digest, view__element=element, campaign__isnull=False
-        )
+        ViewFingerprint.objects.filter(view__in=_views(digest).filter(element=element), campaign__isnull=False)
         .order_by()
         .values("campaign_id", "campaign__size", "campaign__first_view_id")
         .annotate(views=Count("pk"))
@@ -479,11 +478,15 @@ def _quotable_views(digest: Digest, element: Element) -> QuerySet:
     )
 
 
-def _quotes(digest: Digest, element: Element) -> list[dict]:
-    """Up to three quotes from respondents who allowed it: one for each of the top themes, then the earliest."""
+def _quotes(digest: Digest, element: Element, themes: list[dict]) -> list[dict]:
+    """
+    Up to three quotes from respondents who allowed it: one for each of the
+    top `themes` (from a view a person tagged with it), then the earliest.
+    """
     quotes, seen = [], set()
-    for theme in _themes(digest, element)[:QUOTES_PER_ELEMENT]:
-        view = _quotable_views(digest, element).filter(tags__theme_id=theme["id"]).exclude(pk__in=seen).first()
+    for theme in themes[:QUOTES_PER_ELEMENT]:
+        tagged = _quotable_views(digest, element).filter(confirmed_tags("tags__"), tags__theme_id=theme["id"])
+        view = tagged.exclude(pk__in=seen).first()
         if view:
             seen.add(view.pk)
             quotes.append({**_quote(view), "theme": theme["name"]})
