@@ -17,5 +17,5 @@ import workspace  # noqa: E402
 client = workspace._staff_client()
 workspace._get(client, "/admin/feedback/submission/")
 before = workspace._kib("VmRSS")
-size = workspace._export_portal(client)
+size = workspace._export_portal()
 print(json.dumps({"before_kib": before, "peak_kib": workspace._kib("VmHWM"), "bytes": size}))

@@ -4,9 +4,10 @@ the same work written by hand as SQL:
 
 - the dashboard's figures over the full history, and the admin's home page
   that shows them (p50 under 200 ms);
-- the CSV export of every submission against COPY ... TO STDOUT of the same
-  columns, with how far it raises the process's resident memory at each
-  database size.
+- the CSV export of every submission, as the worker writes it (COPY with
+  labels and the formula guard in SQL), against a bare COPY ... TO STDOUT of
+  the same columns, with how far it raises the process's resident memory at
+  each database size.
 """
 
 import json
@@ -29,7 +30,8 @@ DASHBOARD_UNREAD = """SELECT s.id, s.reference, s.received_at, s.organisation_ty
 # The admin's home page, as a policy lead gets it, must answer within this.
 HOME_PAGE_TARGET_MS = 200
 
-# The export's columns, by hand (labels stay codes: COPY does no lookups).
+# The export's columns, by hand: labels stay codes and nothing is guarded, every cell
+# quoted as the portal quotes them.
 EXPORT = """COPY (SELECT s.reference, s.received_at, s.source, s.status, s.role, s.organisation,
     s.organisation_type, s.region, s.principles, s.consent_to_quote, s.consent_to_contact,
     v.position, v.element, v.level, v.text,
@@ -37,7 +39,7 @@ EXPORT = """COPY (SELECT s.reference, s.received_at, s.source, s.status, s.role,
       JOIN feedback_theme th ON th.id = t.theme_id
       WHERE t.view_id = v.id AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL))
   FROM feedback_view v JOIN feedback_submission s ON s.id = v.submission_id
-  ORDER BY s.received_at DESC, s.id, v.position) TO STDOUT WITH (FORMAT csv, HEADER)"""
+  ORDER BY s.received_at DESC, s.id, v.position) TO STDOUT WITH (FORMAT csv, HEADER, FORCE_QUOTE *)"""
 EXPORT_URL = "/admin/feedback/submission/export/csv/"
 
 
@@ -134,9 +136,14 @@ def _export_by_hand() -> int:
     return sink.size
 
 
-def _export_portal(client) -> int:
-    response = _get(client, EXPORT_URL)
-    return sum(len(chunk) for chunk in response.streaming_content)
+def _export_portal() -> int:
+    """What the worker writes for an export of every submission (without personal details, as the ceiling)."""
+    from feedback import exports
+    from feedback.models import Submission
+
+    sink = Discard()
+    exports.write_csv(Submission.objects.all(), sink, include_personal=False, progress=lambda rows: None)
+    return sink.size
 
 
 def _kib(field: str) -> int:
@@ -160,14 +167,13 @@ def export(size: int, rounds: int) -> tuple[Result, int]:
     """CSV export of every submission. Returns the result and how far the export raised resident memory."""
     from feedback.models import View
 
-    client = _staff_client()
     rows = View.objects.count()
-    ceilings, portals = alternate(rounds, _export_by_hand, lambda: _export_portal(client))
+    ceilings, portals = alternate(rounds, _export_by_hand, _export_portal)
     peak = export_growth()
     ceiling, portal_time = median(ceilings), median(portals)
     return (
         at_most(
-            3,
+            1.5,
             measure=f"CSV export, {size:,} submissions ({rows:,} rows)",
             unit="s",
             ceiling=ceiling,

@@ -27,7 +27,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from . import digest_content
-from .models import Digest, DigestStatus, Element, EmailKind, OutgoingEmail, Subscription
+from .models import Digest, DigestStatus, Element, EmailKind, Export, ExportStatus, OutgoingEmail, Subscription
 
 UNSUBSCRIBE_SALT = "feedback.weekly-summary.unsubscribe"
 WEEKLY_QUOTES = 3
@@ -177,6 +177,22 @@ def account_change(email: OutgoingEmail, shared: dict) -> PortalEmail:
     return _build("account-change", context, to=[email.recipient])
 
 
+def export_ready(email: OutgoingEmail, shared: dict) -> PortalEmail | None:
+    """A link to an export the worker made; None once the file is gone (the email is no longer wanted)."""
+    export = Export.objects.filter(pk=email.context["export"], status=ExportStatus.READY).first()
+    if export is None:
+        return None
+    context = {
+        "file_format": export.file_format.upper(),
+        "rows": f"{export.rows_written:,}",
+        "row_count": export.rows_written,
+        "requested_at": timezone.localtime(export.requested_at),
+        "expires_at": timezone.localtime(export.expires_at),
+        "url": _absolute(reverse("admin:feedback_submission_export_status", args=[export.pk])),
+    }
+    return _build("export-ready", context, to=[email.recipient])
+
+
 # --- The weekly summary ------------------------------------------------------
 
 
@@ -274,4 +290,5 @@ BUILDERS = {
     EmailKind.PASSWORD_LINK: password_link,
     EmailKind.ACCOUNT_CHANGE: account_change,
     EmailKind.MAIL_REPLY: mail_reply,
+    EmailKind.EXPORT_READY: export_ready,
 }

@@ -13,11 +13,15 @@ import io
 import json
 import re
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import FileResponse, StreamingHttpResponse
@@ -235,3 +239,186 @@ def xlsx_response(submissions: QuerySet, *, include_personal: bool) -> FileRespo
     workbook.save(output)
     output.seek(0)
     return FileResponse(output, as_attachment=True, filename=_filename("xlsx"))
+
+
+# --- Exports made in the background ------------------------------------------
+
+# Selections up to this many rows are sent at once; larger ones are made by the worker.
+IMMEDIATE_ROWS = 10_000
+# How often the worker writes down how far an export has got.
+PROGRESS_EVERY_SECONDS = 2.0
+
+# The guard (`neutralise`) as PostgreSQL regular expressions, characters as
+# they are (they travel as parameters, never inside the SQL): a hyphen last
+# in a bracket is itself. Most cells are innocent and hold no trigger at
+# all: the cheapest test (one character class) lets them through first.
+_TRIGGERS = "[=+@\uff1d\uff0b\uff0d\uff20-]"
+_SQL_COULD_START_A_FORMULA = f"(^|[{SEPARATORS}])[{SPACES}]*{_TRIGGERS}|^[\t\r]"
+_SQL_SEPARATOR_THEN_FORMULA = f"[{SEPARATORS}][{SPACES}]*{_TRIGGERS}"
+_SQL_BEFORE_EACH_TRIGGER = f"([{SEPARATORS}][{SPACES}]*)({_TRIGGERS})"
+
+
+def _sql_guard(column: str) -> tuple[str, list]:
+    """`neutralise` in SQL, for a text column of the query it is used in."""
+    sql = (
+        f"CASE WHEN {column} !~ %s AND left({column}, 1) NOT IN (%s, %s) THEN {column} "
+        f"WHEN {column} !~ %s THEN {column} "
+        f"WHEN {column} ~ %s THEN '''' || regexp_replace({column}, %s, %s, 'g') "
+        f"ELSE '''' || {column} END"
+    )
+    apostrophe_before_trigger = "\\1'\\2"
+    return sql, [
+        _TRIGGERS,
+        "\t",
+        "\r",
+        _SQL_COULD_START_A_FORMULA,
+        _SQL_SEPARATOR_THEN_FORMULA,
+        _SQL_BEFORE_EACH_TRIGGER,
+        apostrophe_before_trigger,
+    ]
+
+
+def _sql_label(column: str, choices) -> tuple[str, list]:
+    """A code as its label, as `_converter` gives it; a code no list has stays as it is."""
+    cases = " ".join("WHEN %s THEN %s" for _ in choices.choices)
+    return f"COALESCE(CASE {column} {cases} ELSE {column} END, '')", [v for pair in choices.choices for v in pair]
+
+
+def _sql_principles(column: str) -> tuple[str, list]:
+    """
+    The stored list of principle codes as their labels, comma-separated. As
+    text, PostgreSQL writes the list as ["code", "code"]: each quoted code
+    becomes its label (string replacement, far cheaper per row than taking
+    the list apart), then the brackets and any unknown code's quotes go.
+    """
+    sql = f"{column}::text"
+    params = []
+    for code, label in Principle.choices:
+        sql = f"replace({sql}, %s, %s)"
+        params += [f'"{code}"', label]
+    return f"replace(trim(both '[]' from {sql}), '\"', '')", params
+
+
+def _copy_sql(submissions: QuerySet, *, include_personal: bool) -> tuple[str, list]:
+    """
+    One SELECT giving the export's cells as the Python path formats them:
+    labels, London times, Yes and No, and the formula guard, all in SQL. The
+    raw values come from an inner query (OFFSET 0 keeps PostgreSQL from
+    merging it, which would work out the themes once per guard test).
+    """
+    selection, selection_params = submissions.order_by().values("pk").query.sql_with_params()
+    stance_labels = " ".join("WHEN %s THEN ' (' || %s || ')'" for _ in Stance.choices)
+    raw = f"""SELECT s.reference, s.name, s.email, s.received_at, s.source, s.status, s.role, s.organisation,
+        s.organisation_type, s.region, s.consent_to_quote, s.consent_to_contact, v.position, v.element, v.level,
+        v.text,
+        s.principles,
+        (SELECT string_agg(th.name || CASE t.stance {stance_labels} ELSE '' END, '; ' ORDER BY th.name)
+           FROM feedback_themetag t JOIN feedback_theme th ON th.id = t.theme_id
+           WHERE t.view_id = v.id AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL)) AS themes
+      FROM feedback_view v JOIN feedback_submission s ON s.id = v.submission_id
+      WHERE v.submission_id IN ({selection})
+      ORDER BY s.received_at DESC, s.id, v.position OFFSET 0"""  # noqa: S608 (the ORM's own SQL; values are parameters)
+    raw_params = [value for code, label in Stance.choices for value in (code, label.lower())] + list(selection_params)
+    cells, params = [], []
+
+    def cell(sql: str, values: list | tuple = ()) -> None:
+        cells.append(sql)
+        params.extend(values)
+
+    by_path = {
+        "submission__reference": ("r.reference", []),
+        "submission__name": _sql_guard("r.name"),
+        "submission__email": _sql_guard("r.email"),
+        "submission__received_at": (
+            "to_char(r.received_at AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI')",
+            [settings.TIME_ZONE],
+        ),
+        "submission__source": _sql_label("r.source", Source),
+        "submission__status": _sql_label("r.status", Status),
+        "submission__role": _sql_label("r.role", Role),
+        "submission__organisation": _sql_guard("r.organisation"),
+        "submission__organisation_type": _sql_label("r.organisation_type", OrganisationType),
+        "submission__region": _sql_label("r.region", Region),
+        "submission__principles": _sql_principles("r.principles"),
+        "submission__consent_to_quote": ("CASE WHEN r.consent_to_quote THEN 'Yes' ELSE 'No' END", []),
+        "submission__consent_to_contact": ("CASE WHEN r.consent_to_contact THEN 'Yes' ELSE 'No' END", []),
+        "position": ("r.position", []),
+        "element": _sql_label("r.element", Element),
+        "level": _sql_label("r.level", Level),
+        "text": _sql_guard("r.text"),
+    }
+    for _, path, _ in _columns(include_personal):
+        cell(*by_path[path])
+    cell(*_sql_guard("COALESCE(r.themes, '')"))
+    return f"SELECT {', '.join(cells)} FROM ({raw}) AS r", params + raw_params  # noqa: S608
+
+
+class _CountingFile:
+    """A binary file that counts the CSV lines written through it (every line starts with a quoted cell)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.rows = 0
+
+    def write(self, data: bytes) -> int:
+        self.rows += data.count(b'\n"')
+        return self.out.write(data)
+
+
+def write_csv(submissions: QuerySet, out, *, include_personal: bool, progress: Callable[[int], None]) -> None:
+    """
+    The CSV export into the binary file `out`. On PostgreSQL, COPY writes
+    the rows as the database makes them, with labels and the guard done in
+    SQL; elsewhere the Python path writes them a chunk at a time.
+    `progress` is told the rows written so far, every few seconds.
+    """
+    out.write(("\ufeff" + _csv_text([headers(include_personal=include_personal)])).encode())
+    if connection.vendor != "postgresql":
+        written = 0
+        for chunk in _chunks(submissions, include_personal=include_personal):
+            out.write(_csv_text(chunk).encode())
+            written += len(chunk)
+            progress(written)
+        return
+    select, params = _copy_sql(submissions, include_personal=include_personal)
+    counting = _CountingFile(out)
+    with connection.cursor() as cursor, _reporting(lambda: progress(counting.rows)):
+        sql = cursor.mogrify(f"COPY ({select}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)", params)
+        cursor.cursor.copy_expert(sql, counting)
+        progress(cursor.cursor.rowcount if cursor.cursor.rowcount >= 0 else counting.rows)
+
+
+def write_xlsx(submissions: QuerySet, out, *, include_personal: bool, progress: Callable[[int], None]) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Views")
+    sheet.append(headers(include_personal=include_personal))
+    written = 0
+    for chunk in _chunks(submissions, include_personal=include_personal):
+        for row in chunk:
+            sheet.append(row)
+        written += len(chunk)
+        progress(written)
+    workbook.save(out)
+
+
+@contextmanager
+def _reporting(report: Callable[[], None]):
+    """Call `report` every few seconds from another thread (with its own connection) while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            while not stop.wait(PROGRESS_EVERY_SECONDS):
+                report()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

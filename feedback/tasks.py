@@ -82,3 +82,17 @@ def group_campaigns_task() -> dict:
 
     grouped = campaigns.group_new_views()
     return {"fingerprinted": grouped.fingerprinted, "joined": grouped.joined, "campaigns": grouped.campaigns}
+
+
+@shared_task
+def build_export_task(export_id: str) -> str:
+    from . import background_exports
+
+    return background_exports.build(export_id)
+
+
+@shared_task
+def sweep_exports_task() -> dict:
+    from . import background_exports
+
+    return background_exports.sweep()

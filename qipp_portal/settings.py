@@ -153,6 +153,12 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static", BASE_DIR / "build" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Exports made in the background, deleted after 24 hours. Any Django
+    # storage backend every web and worker host reaches will do.
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "exports"},
+    },
     "staticfiles": {
         "BACKEND": "qipp_portal.storage.StaticFilesStorage"
         if not DEBUG
@@ -284,6 +290,8 @@ CELERY_TASK_ROUTES = {
     "feedback.tasks.poll_mailbox_task": {"queue": "mailbox"},
     "feedback.tasks.train_suggestions_task": {"queue": "training"},
     "feedback.tasks.group_campaigns_task": {"queue": "training"},
+    "feedback.tasks.build_export_task": {"queue": "exports"},
+    "feedback.tasks.sweep_exports_task": {"queue": "maintenance"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
@@ -350,6 +358,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.group_campaigns_task",
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 14 * 60},
+    },
+    # Hourly at five past: delete export files past their 24 hours, and queue
+    # again exports the broker lost or a dead worker left half-made.
+    "sweep-exports": {
+        "task": "feedback.tasks.sweep_exports_task",
+        "schedule": crontab(minute=5),
     },
     # Every minute: read new mail from MAILBOX_URL (does nothing when unset).
     # A poll that is still running holds the folder; the next one skips it.

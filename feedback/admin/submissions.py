@@ -13,18 +13,22 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .. import audit, exports, imports
+from .. import audit, background_exports, exports, imports
 from ..models import (
     REFERENCE_ALPHABET,
     AuditAction,
     EmailKind,
+    Export,
+    ExportStatus,
     InboundMessage,
     Level,
     Note,
@@ -348,6 +352,16 @@ class SubmissionAdmin(WorkspaceAdmin):
         export = self.admin_site.admin_view(self.export_view)
         return [
             path("export/<str:file_format>/", export, name="feedback_submission_export"),
+            path(
+                "exports/<uuid:pk>/",
+                self.admin_site.admin_view(self.export_status_view),
+                name="feedback_submission_export_status",
+            ),
+            path(
+                "exports/<uuid:pk>/download/",
+                self.admin_site.admin_view(self.export_download_view),
+                name="feedback_submission_export_download",
+            ),
             path("import/", self.admin_site.admin_view(self.import_view), name="feedback_submission_import"),
             path(
                 "import/template.csv",
@@ -417,18 +431,58 @@ class SubmissionAdmin(WorkspaceAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(back)
-        audit.record(
-            AuditAction.EXPORTED,
-            request=request,
-            format=file_format,
-            rows=rows,
-            # Filters on personal details are named, never their values.
-            filters={
-                key: ["(personal details)"] if self.is_personal_lookup(key) else request.GET.getlist(key)
-                for key in request.GET
-            },
-            personal_details=include_personal,
-        )
+        background = rows > exports.IMMEDIATE_ROWS
+        with transaction.atomic():
+            export = None
+            if background:
+                export = background_exports.request_export(
+                    user=request.user,
+                    file_format=file_format,
+                    query=request.GET.urlencode(),
+                    include_personal=include_personal,
+                    rows=rows,
+                )
+            audit.record(
+                AuditAction.EXPORTED,
+                request=request,
+                format=file_format,
+                rows=rows,
+                # Filters on personal details are named, never their values.
+                filters={
+                    key: ["(personal details)"] if self.is_personal_lookup(key) else request.GET.getlist(key)
+                    for key in request.GET
+                },
+                personal_details=include_personal,
+                **({"export": str(export.pk)} if export else {}),
+            )
+        if export:
+            return HttpResponseRedirect(background_exports.status_url(export))
         if file_format == "csv":
             return exports.csv_response(submissions, include_personal=include_personal)
         return exports.xlsx_response(submissions, include_personal=include_personal)
+
+    def _own_export(self, request: HttpRequest, pk) -> Export:
+        """An export is opened only by the person who asked for it: anyone else finds nothing there."""
+        if not request.user.has_perm("feedback.export_submissions"):
+            raise PermissionDenied
+        return get_object_or_404(Export, pk=pk, requested_by=request.user)
+
+    def export_status_view(self, request: HttpRequest, pk) -> HttpResponse:
+        export = self._own_export(request, pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Your export",
+            "export": export,
+            "working": export.status in (ExportStatus.QUEUED, ExportStatus.RUNNING),
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/feedback/submission/export_status.html", context)
+
+    def export_download_view(self, request: HttpRequest, pk) -> HttpResponse:
+        export = self._own_export(request, pk)
+        if export.status != ExportStatus.READY or export.expires_at <= timezone.now():
+            raise Http404("This export is not ready, or was deleted after 24 hours.")
+        filename = f"qipp-submissions-{timezone.localtime(export.finished_at):%Y-%m-%d-%H%M}.{export.file_format}"
+        return FileResponse(
+            background_exports.storage().open(export.file, "rb"), as_attachment=True, filename=filename
+        )

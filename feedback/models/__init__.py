@@ -29,6 +29,7 @@ from .digests import (
     DigestQuerySet,
     NotYetCounted,
 )
+from .exports import KEPT_FOR, Export, ExportStatus
 from .mailbox import (
     Attachment,
     InboundMessage,
@@ -91,6 +92,9 @@ __all__ = [
     "Element",
     "EmailKind",
     "EmailStatus",
+    "Export",
+    "KEPT_FOR",
+    "ExportStatus",
     "InboundMessage",
     "InboundMessageQuerySet",
     "Level",

@@ -26,6 +26,7 @@ class EmailKind(models.TextChoices):
     PASSWORD_LINK = "password_link", "Link to choose a password"
     ACCOUNT_CHANGE = "account_change", "Account change notice"
     MAIL_REPLY = "mail_reply", "Reply acknowledging a view sent by email"
+    EXPORT_READY = "export_ready", "Export ready to download"
 
 
 class EmailStatus(models.TextChoices):

@@ -11,3 +11,9 @@ def capped(count: int) -> str:
     if count > CappedPaginator.CAP:
         return f"more than {CappedPaginator.CAP:,}"
     return f"{count:,}"
+
+
+@register.filter
+def thousands(count: int) -> str:
+    """A whole number with commas between the thousands: 1,048,575."""
+    return f"{count:,}"
