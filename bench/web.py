@@ -152,7 +152,9 @@ def stop(started: subprocess.Popen) -> None:
 
 
 @contextmanager
-def gunicorn(wsgi: str = "qipp_portal.wsgi", settings_module: str = "bench.settings", *, probe: str = "/"):
+def gunicorn(
+    wsgi: str = "qipp_portal.wsgi", settings_module: str = "bench.settings", *, probe: str = "/", timeout: int = 30
+):
     port = free_port()
     log = RESULTS / f"gunicorn-{port}.log"
     command = [
@@ -164,6 +166,8 @@ def gunicorn(wsgi: str = "qipp_portal.wsgi", settings_module: str = "bench.setti
         str(WORKERS),
         "--access-logfile",
         str(RESULTS / f"gunicorn-{port}-access.log"),
+        "--timeout",
+        str(timeout),
     ]
     with process(command, environment=load_run_environment(settings_module), log=log) as started:
         server = Server(port, started, log)

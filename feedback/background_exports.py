@@ -34,14 +34,18 @@ BUILD_TASK = "feedback.tasks.build_export_task"
 QUEUED_AGAIN_AFTER = timedelta(minutes=5)
 
 
+class TooManyRows(Exception):
+    """The selection is larger than the file format holds: said to the person as it is."""
+
+
 def storage():
     return storages["exports"]
 
 
-def request_export(*, user, file_format: str, query: str, include_personal: bool, rows: int) -> Export:
+def request_export(*, user, file_format: str, query: str, include_personal: bool) -> Export:
     """Record an export to make and queue it once the transaction commits."""
     export = Export.objects.create(
-        requested_by=user, file_format=file_format, query=query, include_personal=include_personal, rows_expected=rows
+        requested_by=user, file_format=file_format, query=query, include_personal=include_personal
     )
     doorbell.ring_on_commit(BUILD_TASK, str(export.pk))
     return export
@@ -79,10 +83,20 @@ def build(export_id: str, *, now: datetime | None = None) -> str:
     write = exports.write_csv if export.file_format == "csv" else exports.write_xlsx
     try:
         submissions = selection(export.requested_by, export.query)
+        rows = exports.count_rows(submissions)
+        Export.objects.filter(pk=export.pk).update(rows_expected=rows)
+        if export.file_format == "xlsx" and rows > exports.XLSX_MAX_ROWS:
+            raise TooManyRows(
+                f"This selection has {rows:,} views, more than a spreadsheet sheet holds "
+                f"({exports.XLSX_MAX_ROWS:,}). Narrow it with the filters, or export CSV."
+            )
         with tempfile.TemporaryFile() as out:
             write(submissions, out, include_personal=export.include_personal, progress=progress)
             out.seek(0)
             name = storage().save(f"{export.pk}.{export.file_format}", File(out))
+    except TooManyRows as error:
+        Export.objects.filter(pk=export.pk).update(status=ExportStatus.TOO_LARGE, last_error=str(error))
+        return ExportStatus.TOO_LARGE
     except Exception as error:
         Export.objects.filter(pk=export.pk).update(
             status=ExportStatus.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]

@@ -124,9 +124,15 @@ def _views(submissions: QuerySet) -> QuerySet:
     )
 
 
-def count_rows(submissions: QuerySet) -> int:
-    """How many rows an export of these submissions has: one per view."""
-    return _views(submissions).count()
+def count_rows(submissions: QuerySet, *, up_to: int | None = None) -> int:
+    """
+    How many rows an export of these submissions has: one per view. With
+    `up_to`, counting stops past it (enough to choose how to export).
+    """
+    views = _views(submissions).order_by()
+    if up_to is None:
+        return views.count()
+    return views.values("pk")[: up_to + 1].count()
 
 
 def headers(*, include_personal: bool) -> list[str]:

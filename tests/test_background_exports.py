@@ -116,7 +116,7 @@ def test_a_large_export_is_made_by_the_worker_and_the_person_gets_a_link(lead, d
     email = OutgoingEmail.objects.get(kind=EmailKind.EXPORT_READY)
     assert email.recipient == "lead@example.nhs.uk"
     audit = AuditEvent.objects.get(action=AuditAction.EXPORTED)
-    assert audit.detail["export"] == export_id and audit.detail["rows"] == View.objects.count()
+    assert audit.detail["export"] == export_id and audit.detail["rows"] == "more than 3"
 
 
 def test_the_email_links_to_the_export_and_says_when_it_is_deleted(lead, django_capture_on_commit_callbacks):
@@ -252,3 +252,17 @@ def test_the_sweep_queues_again_an_export_the_broker_lost(lead, django_capture_o
         assert background_exports.sweep()["queued_again"] == 1
 
     assert Export.objects.get(pk=export_id).status == ExportStatus.READY
+
+
+def test_an_xlsx_larger_than_a_sheet_is_refused_by_the_worker_with_a_clear_message(
+    lead, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 5)
+    varied_submissions()
+
+    export_id = ask(lead, "/admin/feedback/submission/export/xlsx/", django_capture_on_commit_callbacks)
+
+    assert Export.objects.get(pk=export_id).status == ExportStatus.TOO_LARGE
+    page = lead.get(f"/admin/feedback/submission/exports/{export_id}/").content.decode()
+    assert f"This selection has {View.objects.count()} views, more than a spreadsheet sheet holds" in page
+    assert lead.get(f"/admin/feedback/submission/exports/{export_id}/download/").status_code == 404

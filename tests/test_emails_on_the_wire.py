@@ -13,10 +13,11 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 
 from feedback import digests, outbox, sorting
 from feedback.mail import store
-from feedback.models import NOT_KNOWN, Element, EmailKind, MessageOrigin, Subscription
+from feedback.models import KEPT_FOR, NOT_KNOWN, Element, EmailKind, Export, ExportStatus, MessageOrigin, Subscription
 from feedback.periods import Week
 
 from . import mail_samples
@@ -56,7 +57,10 @@ def sink(settings):
 
 @pytest.fixture
 def one_of_each_kind():
-    """An acknowledgement, a weekly summary, a password link, an account notice and a reply to mail, all waiting."""
+    """
+    An acknowledgement, a weekly summary, a password link, an account notice,
+    a reply to mail and an export's link, all waiting.
+    """
     submission = SubmissionFactory(
         email="priya@example.nhs.uk",
         received_at=W47.start + timedelta(days=1),
@@ -79,6 +83,25 @@ def one_of_each_kind():
     about = {"role": NOT_KNOWN, "organisation_type": NOT_KNOWN, "region": NOT_KNOWN, "organisation": ""}
     views = [{"element": Element.ENGAGEMENT, "level": "", "text": "Talk to staff first."}]
     sorting.sort_message(message, by=colleague, about=about, views=views)
+    lead = User.objects.create_user("lead", email="lead@example.nhs.uk", is_staff=True)
+    made = timezone.now()
+    export = Export.objects.create(
+        requested_by=lead,
+        file_format="csv",
+        status=ExportStatus.READY,
+        rows_expected=12_000,
+        rows_written=12_000,
+        file="made.csv",
+        finished_at=made,
+        expires_at=made + KEPT_FOR,
+    )
+    outbox.enqueue(
+        EmailKind.EXPORT_READY,
+        key=f"export:{export.pk}",
+        recipient=lead.email,
+        user=lead,
+        context={"export": str(export.pk)},
+    )
 
 
 def received(sink) -> dict[str, tuple[bytes, email.message.EmailMessage]]:
@@ -96,6 +119,7 @@ def test_every_kind_of_email_arrives_once_with_the_headers_mail_clients_need(sin
         "amina@example.nhs.uk",
         "colleague@example.nhs.uk",
         "colleague@example.nhs.uk",
+        "lead@example.nhs.uk",
         "priya@example.nhs.uk",
         "reader@example.nhs.uk",
     ]

@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
                             ("running", "Being made"),
                             ("ready", "Ready to download"),
                             ("failed", "Failed"),
+                            ("too_large", "Too large for a spreadsheet"),
                             ("expired", "Deleted after 24 hours"),
                         ],
                         default="queued",

@@ -14,6 +14,7 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "Being made"
     READY = "ready", "Ready to download"
     FAILED = "failed", "Failed"
+    TOO_LARGE = "too_large", "Too large for a spreadsheet"
     EXPIRED = "expired", "Deleted after 24 hours"
 
 
