@@ -73,7 +73,9 @@ def build(export_id: str, *, now: datetime | None = None) -> str:
     claimed = Export.objects.filter(Q(status=ExportStatus.QUEUED) | _stale_claim(now), pk=export_id).update(
         status=ExportStatus.RUNNING, started_at=now, rows_written=0
     )
-    export = Export.objects.select_related("requested_by").get(pk=export_id)
+    export = Export.objects.select_related("requested_by").filter(pk=export_id).first()
+    if export is None:
+        return "gone"  # its person's account was removed, and the export with it
     if not claimed:
         return export.status
 

@@ -5,7 +5,7 @@ from django.db import connection
 
 from feedback import search
 from feedback.admin.base import CappedPaginator
-from feedback.models import Element
+from feedback.models import Element, Region
 
 from .factories import SubmissionFactory
 
@@ -101,6 +101,29 @@ def test_a_long_list_says_more_than_the_cap_and_never_counts_the_rest(client, ma
 
     assert "more than 3 results" in page and "more than 3 submissions" in page
     assert "1 result " in few and "1 submission" in few
+    counts = [sql for sql in statements if "COUNT(" in sql.upper()]
+    assert counts and all("LIMIT 4" in sql for sql in counts), "every count stops at the cap"
+
+
+def test_the_filters_counts_stop_at_the_cap_too(client, make_staff, monkeypatch):
+    make_staff("Policy reviewers", client=client)
+    monkeypatch.setattr(CappedPaginator, "CAP", 3)
+    SubmissionFactory.create_batch(5, region=Region.LONDON)
+    SubmissionFactory.create_batch(2, region=Region.NORTH_WEST)
+    SubmissionFactory(region=Region.NORTH_WEST, views=[{"element": Element.ENGAGEMENT}])
+
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        page = client.get("/admin/feedback/submission/", {"_facets": "True"}).content.decode()
+
+    assert "London (more than 3)" in page
+    assert "North West (3)" in page
+    assert f"{Element.ENGAGEMENT.label} (1)" in page and f"{Element.LEADERSHIP.label} (more than 3)" in page
     counts = [sql for sql in statements if "COUNT(" in sql.upper()]
     assert counts and all("LIMIT 4" in sql for sql in counts), "every count stops at the cap"
 

@@ -5,7 +5,7 @@ from django.contrib import admin
 from ..models import (
     AuditEvent,
 )
-from .base import ReadOnly, WorkspaceAdmin
+from .base import CappedChoicesFilter, CappedDateFilter, ReadOnly, WorkspaceAdmin
 
 # --- The audit log -----------------------------------------------------------
 
@@ -13,7 +13,7 @@ from .base import ReadOnly, WorkspaceAdmin
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnly, WorkspaceAdmin):
     list_display = ["at", "actor_username", "action", "reference", "summary", "ip_address"]
-    list_filter = ["action", "at"]
+    list_filter = [("action", CappedChoicesFilter), ("at", CappedDateFilter)]
     search_fields = ["actor_username", "reference"]
     date_hierarchy = "at"
     list_per_page = 100

@@ -22,9 +22,14 @@ from ..models import (
     View,
     ViewFingerprint,
 )
+from .base import CappedFacets
 
 
-class SendingProblemFilter(admin.SimpleListFilter):
+class CappedListFilter(CappedFacets, admin.SimpleListFilter):
+    """The portal's filters: their counts, when shown, stop where the list's own count does."""
+
+
+class SendingProblemFilter(CappedListFilter):
     """
     Emails that need a person: failed for good, or stuck in "sending" (a worker
     died mid-send, so they may or may not have gone).
@@ -45,7 +50,7 @@ class SendingProblemFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ViewExistsFilter(admin.SimpleListFilter):
+class ViewExistsFilter(CappedListFilter):
     field: str
 
     def queryset(self, request, queryset):
@@ -72,7 +77,7 @@ class LevelFilter(ViewExistsFilter):
         return Level.choices
 
 
-class ThemeFilter(admin.SimpleListFilter):
+class ThemeFilter(CappedListFilter):
     """Tags a person stands behind, as digests count them (not unconfirmed suggestions)."""
 
     title = "theme"
@@ -90,7 +95,7 @@ class ThemeFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(tags))
 
 
-class UnthemedFilter(admin.SimpleListFilter):
+class UnthemedFilter(CappedListFilter):
     """Submissions with a view on an element that no person has given a theme (`?unthemed=<element>`)."""
 
     title = "views with no theme"
@@ -109,7 +114,7 @@ class UnthemedFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(views))
 
 
-class CampaignFilter(admin.SimpleListFilter):
+class CampaignFilter(CappedListFilter):
     """Submissions with a view in one campaign of near-identical views (`?campaign=<id>`)."""
 
     title = "campaign"
@@ -127,7 +132,7 @@ class CampaignFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(members))
 
 
-class ReceivedFilter(admin.SimpleListFilter):
+class ReceivedFilter(CappedListFilter):
     """By ISO week (Europe/London), as digests count: this week, last week, or any `?received=2026-W47`."""
 
     title = "received"
@@ -155,7 +160,7 @@ class ReceivedFilter(admin.SimpleListFilter):
         return queryset.received_between(week.start, week.end)
 
 
-class DigestFilter(admin.SimpleListFilter):
+class DigestFilter(CappedListFilter):
     """The submissions a digest counted: every figure in a digest links here."""
 
     title = "digest"
@@ -170,7 +175,7 @@ class DigestFilter(admin.SimpleListFilter):
         return queryset.filter(membership__digest_id=self.value()) if str(self.value()).isdigit() else queryset.none()
 
 
-class LateFilter(admin.SimpleListFilter):
+class LateFilter(CappedListFilter):
     title = "arrived late for a digest"
     parameter_name = "late"
 
@@ -183,7 +188,7 @@ class LateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StanceFilter(admin.SimpleListFilter):
+class StanceFilter(CappedListFilter):
     """A stance on any theme, or, with the theme filter, on that theme."""
 
     title = "stance"
@@ -201,7 +206,7 @@ class StanceFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(tags))
 
 
-class QuotableFilter(admin.SimpleListFilter):
+class QuotableFilter(CappedListFilter):
     title = "may be quoted"
     parameter_name = "quotable"
 

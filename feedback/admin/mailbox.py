@@ -35,7 +35,7 @@ from ..models import (
     Submission,
     normalise_reference,
 )
-from .base import PERSONAL_DETAILS_PERMISSION, ReadOnly, WorkspaceAdmin
+from .base import PERSONAL_DETAILS_PERMISSION, CappedChoicesFilter, ReadOnly, WorkspaceAdmin
 
 SORT_PERMISSION = "feedback.sort_message"
 VIEW_SLOTS = 2
@@ -67,7 +67,7 @@ def download(content: bytes, filename: str) -> HttpResponse:
 @admin.register(InboundMessage)
 class MessageAdmin(ReadOnly, WorkspaceAdmin):
     list_display = ["subject_line", "sender", "arrived_at", "status", "attachment_count", "origin"]
-    list_filter = ["status", "origin"]
+    list_filter = [("status", CappedChoicesFilter), ("origin", CappedChoicesFilter)]
     date_hierarchy = "arrived_at"
     list_per_page = 50
     show_full_result_count = False

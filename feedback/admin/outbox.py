@@ -10,14 +10,14 @@ from django.contrib import admin
 from django.utils import timezone
 
 from ..models import EmailKind, OutgoingEmail
-from .base import PERSONAL_DETAILS_PERMISSION, ReadOnly, WorkspaceAdmin
+from .base import PERSONAL_DETAILS_PERMISSION, CappedChoicesFilter, ReadOnly, WorkspaceAdmin
 from .filters import SendingProblemFilter
 
 
 @admin.register(OutgoingEmail)
 class OutboxAdmin(ReadOnly, WorkspaceAdmin):
     list_display = ["created_at", "kind", "to", "status", "attempts", "sent_at", "next_attempt_at", "last_error"]
-    list_filter = ["kind", "status", SendingProblemFilter]
+    list_filter = [("kind", CappedChoicesFilter), ("status", CappedChoicesFilter), SendingProblemFilter]
     search_fields = ["key", "message_id"]
     list_select_related = ["submission", "user"]
     list_per_page = 100

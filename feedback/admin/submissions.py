@@ -42,7 +42,7 @@ from ..models import (
     normalise_reference,
 )
 from ..search import submissions_matching
-from .base import CappedPaginator, LabelledTabularInline, WorkspaceAdmin
+from .base import CappedChoicesFilter, CappedPaginator, LabelledTabularInline, WorkspaceAdmin
 from .filters import (
     AckProblemFilter,
     CampaignFilter,
@@ -144,15 +144,15 @@ class SubmissionAdmin(WorkspaceAdmin):
         "theme_list",
     ]
     list_filter = [
-        "status",
+        ("status", CappedChoicesFilter),
         ElementFilter,
         LevelFilter,
-        "region",
-        "organisation_type",
+        ("region", CappedChoicesFilter),
+        ("organisation_type", CappedChoicesFilter),
         OrganisationFilter,
-        "role",
+        ("role", CappedChoicesFilter),
         ReceivedFilter,
-        "source",
+        ("source", CappedChoicesFilter),
         ThemeFilter,
         StanceFilter,
         UnthemedFilter,
