@@ -11,7 +11,7 @@ WEB_PORT ?= 8000
 # (the demo login) so the portal runs with one command.
 DEV_ENV := DJANGO_DEBUG=1 QIPP_RELAX_TWO_FACTOR=1 SITE_URL=http://127.0.0.1:$(WEB_PORT)
 
-.PHONY: help run test test-browser lint format worker beat bench bench-quick faults faults-quick migrations-check check-deploy assets clean
+.PHONY: help run test test-browser lint format worker beat bench bench-quick profile faults faults-quick migrations-check check-deploy assets clean
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -57,6 +57,9 @@ bench: $(BIN)/.installed assets ## Measure the portal against ceilings in the sa
 
 bench-quick: $(BIN)/.installed assets ## The benchmark at 100k rows, fewer rounds (a few minutes)
 	cd bench && ../$(BIN)/python run.py --quick $(BENCH_ARGS)
+
+profile: $(BIN)/.installed assets ## Where the form page GET and the submission POST spend their time (cProfile)
+	cd bench && ../$(BIN)/python profile_respondent.py
 
 faults: $(BIN)/.installed ## Fault injection against the portal on its own PostgreSQL, Redis and SMTP sink (about 10 minutes)
 	$(BIN)/python -m faults.run $(FAULTS_ARGS)

@@ -83,11 +83,11 @@ class Database:
         connection.close()
 
 
-def setup_django(database_url: str) -> None:
+def setup_django(database_url: str, *, settings_module: str = "qipp_portal.settings") -> None:
     """Django with the portal's production settings (DEBUG off), pointed at the benchmark's database."""
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "qipp_portal.settings",
+            "DJANGO_SETTINGS_MODULE": settings_module,
             "DATABASE_URL": database_url,
             "SECRET_KEY": "benchmark-only-" + "x" * 40,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
