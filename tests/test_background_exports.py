@@ -129,12 +129,12 @@ def test_the_email_links_to_the_export_and_says_when_it_is_deleted(lead, django_
     assert "10:00 on 2 December 2026" in message.body
 
 
-def test_a_page_that_refreshes_shows_progress_while_the_worker_is_busy(lead):
+def test_a_page_that_checks_again_shows_progress_while_the_worker_is_busy(lead):
     varied_submissions()
     response = lead.get("/admin/feedback/submission/export/xlsx/")  # the worker is not run: still queued
     page = lead.get(response["Location"]).content.decode()
-    assert '<meta http-equiv="refresh" content="5">' in page
-    assert "Waiting to start" in page and "<progress" in page
+    assert 'id="export-status" aria-live="polite" data-working="true"' in page
+    assert "Waiting to start" in page and "<progress" in page and "check again now" in page
 
 
 def test_the_background_csv_matches_the_immediate_one_cell_for_cell(

@@ -8,11 +8,12 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from feedback import digests, emails
-from feedback.models import Element, EmailStatus, Subscription, Theme
+from feedback.models import KEPT_FOR, Element, EmailStatus, Export, ExportStatus, Subscription, Theme
 
 from ..factories import AcknowledgementFactory, SubmissionFactory
 from .keyboard import focused_id, follow
@@ -182,6 +183,39 @@ def test_the_workspace_pages_we_wrote_pass_the_checks(page, check):
     follow(page, ".organisation-filter input[type=submit]")
     assert "1 result" in page.locator("#changelist-search").inner_text()
     check.page(page, "submissions-searched")
+
+
+def test_an_export_made_by_the_worker_shows_each_state_on_a_page_that_passes_the_checks(page, check):
+    lead, device = staff_with_app("Policy leads", "alex.morgan", email="alex.morgan@example.nhs.uk")
+    sign_in(page, lead, device)
+    made = timezone.now()
+    states = {
+        "export-running": {"status": ExportStatus.RUNNING, "rows_expected": 250_000, "rows_written": 61_000},
+        "export-ready": {
+            "status": ExportStatus.READY,
+            "rows_expected": 250_000,
+            "rows_written": 250_000,
+            "finished_at": made,
+            "expires_at": made + KEPT_FOR,
+            "file": "made.csv",
+        },
+        "export-too-large": {"status": ExportStatus.TOO_LARGE, "rows_expected": 1_200_000, "file_format": "xlsx"},
+        "export-deleted": {"status": ExportStatus.EXPIRED, "rows_expected": 250_000},
+    }
+    for name, fields in states.items():
+        export = Export.objects.create(
+            requested_by=lead, **{"file_format": "csv", "query": "region__exact=london", **fields}
+        )
+        page.goto(f"/admin/feedback/submission/exports/{export.pk}/")
+        assert page.locator("h1").inner_text() == "Your export"
+        check.page(page, name)
+
+    # While it is being made, the page checks again by itself and says when it is ready.
+    running = Export.objects.filter(requested_by=lead, status=ExportStatus.RUNNING).get()
+    page.goto(f"/admin/feedback/submission/exports/{running.pk}/")
+    Export.objects.filter(pk=running.pk).update(**states["export-ready"])
+    page.locator("#export-status a:has-text('Download the CSV file')").wait_for(timeout=15_000)
+    assert "Ready." in page.locator("#export-status").inner_text()
 
 
 def test_a_digest_reader_kept_from_submissions_sees_a_page_that_passes_the_checks(page, check):
