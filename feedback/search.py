@@ -9,6 +9,7 @@ On PostgreSQL this is full-text search over each view's `search_vector`
 (GIN-indexed). SQLite, for development, matches the same syntax by substrings.
 """
 
+import json
 import re
 
 from django.contrib.postgres.search import SearchQuery
@@ -20,6 +21,9 @@ from .models import View
 _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 # Up to this many matching views, their submissions are listed by id.
 FEW = 2000
+# Words PostgreSQL expects in up to this many views are listed by id too,
+# after a second, longer look (phrases are not: its guesses for them are poor).
+SOME = 12_000
 
 
 def submissions_matching(term: str) -> Q:
@@ -29,15 +33,28 @@ def submissions_matching(term: str) -> Q:
     PostgreSQL has two good ways to list them newest first, and guesses
     badly between them for words it has no figures for (a word nobody used
     sent it through every submission): so the index is asked first for up to
-    FEW matching views. If that is all of them, their submissions are listed
-    by id; if there are more, the list is walked newest first and each
-    submission's views checked, which finds a page of a common word at once.
+    FEW matching views (unordered: ordering them would find every match
+    first), then, for words it expects to be in no more than SOME views, for
+    up to SOME. If that is all of them, their submissions are listed by id;
+    if there are more, the list is walked newest first and each submission's
+    views checked, which finds a page of a common word at once.
     """
-    views = View.objects.filter(views_matching(term))
-    few = list(views.values_list("submission_id", flat=True)[: FEW + 1])
-    if len(few) <= FEW:
-        return Q(pk__in=set(few))
+    views = View.objects.filter(views_matching(term)).order_by()
+    limit = FEW
+    ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
+    if len(ids) > limit and '"' not in term and _expected_rows(views) <= SOME:
+        limit = SOME
+        ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
+    if len(ids) <= limit:
+        return Q(pk__in=set(ids))
     return Q(Exists(views.filter(submission=OuterRef("pk"))))
+
+
+def _expected_rows(queryset) -> float:
+    """How many rows PostgreSQL expects the query to give (its plan's estimate); elsewhere, no guess."""
+    if connection.vendor != "postgresql":
+        return float("inf")
+    return json.loads(queryset.explain(format="json"))[0]["Plan"]["Plan Rows"]
 
 
 def views_matching(term: str) -> Q:

@@ -85,7 +85,7 @@ def test_a_search_that_finds_nothing_lists_nothing(listed):
 
 def test_a_long_list_says_more_than_the_cap_and_never_counts_the_rest(client, make_staff, monkeypatch):
     make_staff("Policy reviewers", client=client)
-    monkeypatch.setattr(CappedPaginator, "CAP", 3)
+    monkeypatch.setattr(CappedPaginator, "SEARCH_CAP", 3)
     SubmissionFactory.create_batch(5, views=[{"element": Element.ENGAGEMENT, "text": "Pool budgets locally."}])
     SubmissionFactory(views=[{"element": Element.ENGAGEMENT, "text": "Something else entirely."}])
 
@@ -103,6 +103,21 @@ def test_a_long_list_says_more_than_the_cap_and_never_counts_the_rest(client, ma
     assert "1 result " in few and "1 submission" in few
     counts = [sql for sql in statements if "COUNT(" in sql.upper()]
     assert counts and all("LIMIT 4" in sql for sql in counts), "every count stops at the cap"
+
+
+def test_an_unsearched_list_counts_further_than_a_search(client, make_staff, monkeypatch):
+    make_staff("Policy reviewers", client=client)
+    monkeypatch.setattr(CappedPaginator, "SEARCH_CAP", 3)
+    monkeypatch.setattr(CappedPaginator, "CAP", 5)
+    SubmissionFactory.create_batch(5, region=Region.LONDON, views=[{"element": Element.ENGAGEMENT, "text": "Pool."}])
+    SubmissionFactory(region=Region.LONDON)
+
+    searched = client.get("/admin/feedback/submission/", {"q": "pool", "region__exact": "london"}).content.decode()
+    filtered = client.get("/admin/feedback/submission/", {"region__exact": "london"}).content.decode()
+    everything = client.get("/admin/feedback/submission/").content.decode()
+
+    assert "more than 3 results" in searched
+    assert "more than 5 submissions" in filtered and "more than 5 submissions" in everything
 
 
 def test_the_filters_counts_stop_at_the_cap_too(client, make_staff, monkeypatch):
@@ -129,7 +144,11 @@ def test_the_filters_counts_stop_at_the_cap_too(client, make_staff, monkeypatch)
 
 
 def test_a_word_in_many_views_lists_the_same_submissions_as_a_word_in_few(listed, monkeypatch):
-    through_the_index = listed("discharge")
+    listed_by_id = listed("discharge")
     monkeypatch.setattr(search, "FEW", 1)
+    after_a_second_look = listed("discharge")
+    monkeypatch.setattr(search, "SOME", 1)
+    walked_newest_first = listed("discharge")
 
-    assert listed("discharge") == through_the_index == {"lounge", "apart"}
+    assert listed_by_id == after_a_second_look == walked_newest_first == {"lounge", "apart"}
+    assert listed('"discharge lounge"') == {"lounge"}

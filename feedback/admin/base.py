@@ -100,22 +100,36 @@ class LabelledTabularInline(admin.TabularInline):
 
 class CappedPaginator(Paginator):
     """
-    Counts no further than CAP + 1 rows: a search of a common word must not
-    count a million. The list then says "more than 10,000" (`capped` filter).
+    Counts no further than its cap + 1 rows: a list must not count a million
+    to say how long it is. The list then says "more than 10,000" (`capped`
+    filter). A text search counts to SEARCH_CAP: each of its matches is a
+    check of a view's words, so counting ten thousand of a common phrase
+    would take a second on its own.
     """
 
     CAP = 10_000
+    SEARCH_CAP = 1_000
+
+    def __init__(self, *args, cap: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cap = cap or self.CAP
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by()[: self.CAP + 1].count()
+        count = self.object_list.order_by()[: self.cap + 1].count()
+        return MoreThanCap(self.cap) if count > self.cap else count
 
 
 class MoreThanCap(int):
-    """A count that stopped at CappedPaginator.CAP + 1: shown as "more than 10,000" wherever it is printed."""
+    """A count that stopped past its cap: its value is cap + 1, and it reads "more than 10,000"."""
+
+    def __new__(cls, cap: int) -> "MoreThanCap":
+        count = super().__new__(cls, cap + 1)
+        count.cap = cap
+        return count
 
     def __str__(self) -> str:
-        return f"more than {CappedPaginator.CAP:,}"
+        return f"more than {self.cap:,}"
 
     def __format__(self, spec: str) -> str:
         return str(self)
@@ -124,7 +138,7 @@ class MoreThanCap(int):
 def capped_count(queryset) -> int:
     """How many rows, counting no further than CappedPaginator.CAP + 1."""
     count = queryset.order_by().values("pk")[: CappedPaginator.CAP + 1].count()
-    return MoreThanCap(count) if count > CappedPaginator.CAP else count
+    return MoreThanCap(CappedPaginator.CAP) if count > CappedPaginator.CAP else count
 
 
 class CappedFacets:

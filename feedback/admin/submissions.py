@@ -12,6 +12,7 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
@@ -171,9 +172,8 @@ class SubmissionAdmin(WorkspaceAdmin):
     ordering = ["-received_at"]
     list_per_page = 50
     # A count of the whole table on every page is slow at a million rows;
-    # a filtered or searched list counts up to CappedPaginator.CAP.
+    # a filtered list counts up to CappedPaginator.CAP, a searched one to its SEARCH_CAP.
     show_full_result_count = False
-    paginator = CappedPaginator
     inlines = [ViewInline, NoteInline]
     actions = ["mark_read", "mark_flagged", "mark_actioned", "mark_new", "retry_acknowledgement"]
     change_list_template = "admin/feedback/submission/change_list.html"
@@ -229,6 +229,11 @@ class SubmissionAdmin(WorkspaceAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        searched = bool(request.GET.get(SEARCH_VAR, "").strip())
+        cap = CappedPaginator.SEARCH_CAP if searched else CappedPaginator.CAP
+        return CappedPaginator(queryset, per_page, orphans, allow_empty_first_page, cap=cap)
 
     def can_see_personal_details(self, request: HttpRequest) -> bool:
         return request.user.has_perm("feedback.view_personal_details")

@@ -1,16 +1,14 @@
 from django import template
 
-from ..admin.base import CappedPaginator
+from ..admin.base import MoreThanCap
 
 register = template.Library()
 
 
 @register.filter
 def capped(count: int) -> str:
-    """A list's count as people read it: "more than 10,000" once CappedPaginator stopped counting."""
-    if count > CappedPaginator.CAP:
-        return f"more than {CappedPaginator.CAP:,}"
-    return f"{count:,}"
+    """A list's count as people read it: "more than 10,000" once its paginator stopped counting."""
+    return str(count) if isinstance(count, MoreThanCap) else f"{count:,}"
 
 
 @register.filter
