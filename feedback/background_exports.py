@@ -30,6 +30,8 @@ from .models import KEPT_FOR, EmailKind, Export, ExportStatus, Submission
 logger = logging.getLogger(__name__)
 
 BUILD_TASK = "feedback.tasks.build_export_task"
+EXPORT_PERMISSION = "feedback.export_submissions"
+PERSONAL_DETAILS_PERMISSION = "feedback.view_personal_details"
 # A queued export the broker never delivered is queued again after this long.
 QUEUED_AGAIN_AFTER = timedelta(minutes=5)
 
@@ -82,6 +84,15 @@ def build(export_id: str, *, now: datetime | None = None) -> str:
     def progress(rows: int) -> None:
         Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(rows_written=rows)
 
+    user = export.requested_by
+    if not (user.is_active and user.has_perm(EXPORT_PERMISSION)):
+        # The account lost the right to export after asking: nothing is made.
+        Export.objects.filter(pk=export.pk).update(
+            status=ExportStatus.FAILED, last_error="No longer allowed to export."
+        )
+        return ExportStatus.FAILED
+    # Names and email addresses only while the person may still see them.
+    include_personal = export.include_personal and user.has_perm(PERSONAL_DETAILS_PERMISSION)
     write = exports.write_csv if export.file_format == "csv" else exports.write_xlsx
     try:
         submissions = selection(export.requested_by, export.query)
@@ -93,7 +104,7 @@ def build(export_id: str, *, now: datetime | None = None) -> str:
                 f"({exports.XLSX_MAX_ROWS:,}). Narrow it with the filters, or export CSV."
             )
         with tempfile.TemporaryFile() as out:
-            write(submissions, out, include_personal=export.include_personal, progress=progress)
+            write(submissions, out, include_personal=include_personal, progress=progress)
             out.seek(0)
             name = storage().save(f"{export.pk}.{export.file_format}", File(out))
     except TooManyRows as error:
@@ -108,9 +119,12 @@ def build(export_id: str, *, now: datetime | None = None) -> str:
     finished = timezone.now()
     with transaction.atomic():
         Export.objects.filter(pk=export.pk).update(
-            status=ExportStatus.READY, file=name, finished_at=finished, expires_at=finished + KEPT_FOR
+            status=ExportStatus.READY,
+            file=name,
+            finished_at=finished,
+            expires_at=finished + KEPT_FOR,
+            include_personal=include_personal,
         )
-        user = export.requested_by
         if user.email:
             outbox.enqueue(
                 EmailKind.EXPORT_READY,

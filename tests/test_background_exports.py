@@ -266,3 +266,55 @@ def test_an_xlsx_larger_than_a_sheet_is_refused_by_the_worker_with_a_clear_messa
     page = lead.get(f"/admin/feedback/submission/exports/{export_id}/").content.decode()
     assert f"This selection has {View.objects.count()} views, more than a spreadsheet sheet holds" in page
     assert lead.get(f"/admin/feedback/submission/exports/{export_id}/download/").status_code == 404
+
+
+def test_losing_the_right_to_see_personal_details_keeps_them_out_of_the_file_and_its_download(
+    lead, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission, User
+
+    varied_submissions()
+    user = User.objects.get(username="policy.leads")
+    # A lead who may see names and email addresses asks; the worker runs after they lost that right.
+    with django_capture_on_commit_callbacks() as waiting:
+        response = lead.get("/admin/feedback/submission/export/csv/")
+    export_id = STATUS.search(response["Location"]).group(1)
+    assert Export.objects.get(pk=export_id).include_personal
+    user.groups.clear()
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_submission", "export_submissions"]))
+    for callback in waiting:
+        callback()
+
+    header, *_ = cells(download(lead, export_id))
+    assert "Email" not in header and "Name" not in header
+
+
+def test_an_account_that_lost_the_right_to_export_gets_no_file(lead, django_capture_on_commit_callbacks):
+    from django.contrib.auth.models import User
+
+    varied_submissions()
+    with django_capture_on_commit_callbacks() as waiting:
+        response = lead.get("/admin/feedback/submission/export/csv/")
+    export_id = STATUS.search(response["Location"]).group(1)
+    User.objects.filter(username="policy.leads").update(is_active=False)
+    for callback in waiting:
+        callback()
+
+    assert Export.objects.get(pk=export_id).status == ExportStatus.FAILED
+    assert not OutgoingEmail.objects.filter(kind=EmailKind.EXPORT_READY).exists()
+
+
+def test_a_file_with_personal_details_no_longer_downloads_for_someone_who_lost_the_right(
+    lead, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission, User
+
+    varied_submissions()
+    export_id = ask(lead, "/admin/feedback/submission/export/csv/", django_capture_on_commit_callbacks)
+    assert "Email" in cells(download(lead, export_id))[0]
+
+    user = User.objects.get(username="policy.leads")
+    user.groups.clear()
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_submission", "export_submissions"]))
+
+    assert lead.get(f"/admin/feedback/submission/exports/{export_id}/download/").status_code == 403

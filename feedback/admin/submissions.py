@@ -487,6 +487,9 @@ class SubmissionAdmin(WorkspaceAdmin):
         export = self._own_export(request, pk)
         if export.status != ExportStatus.READY or export.expires_at <= timezone.now():
             raise Http404("This export is not ready, or was deleted after 24 hours.")
+        if export.include_personal and not self.can_see_personal_details(request):
+            # Made while they could see names and email addresses; they no longer may.
+            raise PermissionDenied
         filename = f"qipp-submissions-{timezone.localtime(export.finished_at):%Y-%m-%d-%H%M}.{export.file_format}"
         return FileResponse(
             background_exports.storage().open(export.file, "rb"), as_attachment=True, filename=filename
