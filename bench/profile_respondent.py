@@ -26,8 +26,8 @@ PARTS = {
     "form page GET": [
         ("whole request through the test client", "django/test/client.py", "request"),
         ("middleware and view, inside the handler", "django/core/handlers/base.py", "_get_response"),
-        ("the view", "feedback/views.py", None),
-        ("template rendering", "django/template/base.py", "render"),
+        ("the view, its template included", "feedback/views.py", None),
+        ("  of which template rendering", "django/template/backends/django.py", "render"),
         ("session read", "django/contrib/sessions/backends/db.py", "load"),
         ("session write", "django/contrib/sessions/backends/db.py", "save"),
         ("database round trips (all)", "django/db/backends/utils.py", "execute"),
