@@ -42,6 +42,8 @@ PARTS = {
         ("  of which the submission and its views", "feedback/models/submissions.py", "record"),
         ("  of which the dashboard's tallies", "feedback/models/tallies.py", "add"),
         ("  of which the receipt email's row", "feedback/outbox.py", "enqueue_acknowledgement"),
+        ("  of which forgetting the draft (the session ends)", "feedback/drafts.py", "forget"),
+        ("  of which the commit", "django/db/backends/base/base.py", "commit"),
         ("queueing the email task after commit", "feedback/doorbell.py", "_publish"),
         ("session read", "django/contrib/sessions/backends/db.py", "load"),
         ("database round trips (all)", "django/db/backends/utils.py", "execute"),
