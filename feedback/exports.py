@@ -312,7 +312,11 @@ def _copy_sql(submissions: QuerySet, *, include_personal: bool) -> tuple[str, li
     raw values come from an inner query (OFFSET 0 keeps PostgreSQL from
     merging it, which would work out the themes once per guard test).
     """
-    selection, selection_params = submissions.order_by().values("pk").query.sql_with_params()
+    if submissions.query.where:
+        selection, selection_params = submissions.order_by().values("pk").query.sql_with_params()
+        chosen = f"v.submission_id IN ({selection})"
+    else:  # every submission: nothing to join against
+        chosen, selection_params = "TRUE", ()
     stance_labels = " ".join("WHEN %s THEN ' (' || %s || ')'" for _ in Stance.choices)
     raw = f"""SELECT s.reference, s.name, s.email, s.received_at, s.source, s.status, s.role, s.organisation,
         s.organisation_type, s.region, s.consent_to_quote, s.consent_to_contact, v.position, v.element, v.level,
@@ -322,7 +326,7 @@ def _copy_sql(submissions: QuerySet, *, include_personal: bool) -> tuple[str, li
            FROM feedback_themetag t JOIN feedback_theme th ON th.id = t.theme_id
            WHERE t.view_id = v.id AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL)) AS themes
       FROM feedback_view v JOIN feedback_submission s ON s.id = v.submission_id
-      WHERE v.submission_id IN ({selection})
+      WHERE {chosen}
       ORDER BY s.received_at DESC, s.id, v.position OFFSET 0"""  # noqa: S608 (the ORM's own SQL; values are parameters)
     raw_params = [value for code, label in Stance.choices for value in (code, label.lower())] + list(selection_params)
     cells, params = [], []
