@@ -10,20 +10,25 @@ On PostgreSQL this is full-text search over each view's `search_vector`
 """
 
 import json
+import math
 import re
 
 from django.contrib.postgres.search import SearchQuery
-from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, models
+from django.db.models import Exists, Lookup, OuterRef, Q
 
-from .models import View
+from .models import Submission, View
 
 _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 # Up to this many matching views, their submissions are listed by id.
 FEW = 2000
-# Words PostgreSQL expects in up to this many views are listed by id too,
-# after a second, longer look (phrases are not: its guesses for them are poor).
-SOME = 12_000
+# Past FEW, listing by id costs about a look-up a submission, for the page and
+# again for the count, while walking the list newest first costs about
+# COUNTED_TO x (all submissions) / (matching ones) look-ups to count as far as
+# the list does. So a word is listed by id while its matches number no more
+# than about the square root of COUNTED_TO / 2 x all submissions (some 7,000
+# at 100,000, 22,000 at a million), and PostgreSQL expects no more than that.
+COUNTED_TO = 1000
 
 
 def submissions_matching(term: str) -> Q:
@@ -34,26 +39,55 @@ def submissions_matching(term: str) -> Q:
     badly between them for words it has no figures for (a word nobody used
     sent it through every submission): so the index is asked first for up to
     FEW matching views (unordered: ordering them would find every match
-    first), then, for words it expects to be in no more than SOME views, for
-    up to SOME. If that is all of them, their submissions are listed by id;
-    if there are more, the list is walked newest first and each submission's
-    views checked, which finds a page of a common word at once.
+    first), then, for a word it expects in few enough views for listing by id
+    to beat walking (see COUNTED_TO; not a phrase, which it guesses poorly),
+    for up to that many. If that is all of them, their submissions are listed
+    by id; if there are more, the list is walked newest first and each
+    submission's views checked, which finds a page of a common word at once.
     """
     views = View.objects.filter(views_matching(term)).order_by()
     limit = FEW
     ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
-    if len(ids) > limit and '"' not in term and _expected_rows(views) <= SOME:
-        limit = SOME
-        ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
+    if len(ids) > limit and '"' not in term and connection.vendor == "postgresql":
+        worth_listing = _worth_listing()
+        if _expected_rows(views) <= worth_listing:
+            limit = worth_listing
+            ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
     if len(ids) <= limit:
-        return Q(pk__in=set(ids))
+        return _listed(set(ids))
     return Q(Exists(views.filter(submission=OuterRef("pk"))))
 
 
+def _worth_listing() -> int:
+    """How many matches listing by id is worth it for, at the table's size (PostgreSQL's own figure for it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Submission._meta.db_table])
+        submissions = max(cursor.fetchone()[0], 0)
+    return max(FEW, math.isqrt(int(COUNTED_TO / 2 * submissions)))
+
+
+class AnyOf(Lookup):
+    """`id = ANY(%s)`: thousands of ids as one array parameter, not a placeholder each."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+
+
+models.BigAutoField.register_lookup(AnyOf)
+
+
+def _listed(ids: set[int]) -> Q:
+    if connection.vendor == "postgresql":
+        return Q(pk__any_of=sorted(ids))
+    return Q(pk__in=ids)
+
+
 def _expected_rows(queryset) -> float:
-    """How many rows PostgreSQL expects the query to give (its plan's estimate); elsewhere, no guess."""
-    if connection.vendor != "postgresql":
-        return float("inf")
+    """How many rows PostgreSQL expects the query to give (its plan's estimate)."""
     return json.loads(queryset.explain(format="json"))[0]["Plan"]["Plan Rows"]
 
 
