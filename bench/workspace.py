@@ -230,8 +230,8 @@ def export_through_gunicorn(size: int) -> Result:
             page = answer.read().decode()
         answered = time.monotonic() - started
         while "Ready." not in page:
-            if time.monotonic() - started > 30 * 60:
-                raise RuntimeError(f"the export was not ready in 30 minutes: {log.read_text()[-2000:]}")
+            if time.monotonic() - started > 30 * 60 or "errornote" in page:
+                raise RuntimeError(f"the export failed or was not ready in 30 minutes: {log.read_text()[-2000:]}")
             time.sleep(1)
             with get(server, status_path) as answer:
                 page = answer.read().decode()
