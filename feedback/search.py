@@ -49,7 +49,7 @@ def submissions_matching(term: str) -> Q:
     limit = FEW
     ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
     if len(ids) > limit and '"' not in term and connection.vendor == "postgresql":
-        worth_listing = _worth_listing()
+        worth_listing = listing_limit()
         if _expected_rows(views) <= worth_listing:
             limit = worth_listing
             ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
@@ -58,8 +58,8 @@ def submissions_matching(term: str) -> Q:
     return Q(Exists(views.filter(submission=OuterRef("pk"))))
 
 
-def _worth_listing() -> int:
-    """How many matches listing by id is worth it for, at the table's size (PostgreSQL's own figure for it)."""
+def listing_limit() -> int:
+    """Up to how many matches listing by id beats walking, at the table's size (PostgreSQL's own figure for it)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Submission._meta.db_table])
         submissions = max(cursor.fetchone()[0], 0)

@@ -146,9 +146,9 @@ def test_the_filters_counts_stop_at_the_cap_too(client, make_staff, monkeypatch)
 def test_a_word_in_many_views_lists_the_same_submissions_as_a_word_in_few(listed, monkeypatch):
     listed_by_id = listed("discharge")
     monkeypatch.setattr(search, "FEW", 1)
-    monkeypatch.setattr(search, "_worth_listing", lambda: 10)
+    monkeypatch.setattr(search, "listing_limit", lambda: 10)
     after_a_second_look = listed("discharge")
-    monkeypatch.setattr(search, "_worth_listing", lambda: 1)
+    monkeypatch.setattr(search, "listing_limit", lambda: 1)
     walked_newest_first = listed("discharge")
 
     assert listed_by_id == after_a_second_look == walked_newest_first == {"lounge", "apart"}
