@@ -5,17 +5,18 @@ A digest covers one ISO week (Europe/London). Compiling it claims the digest
 row, marks every submission it counts (that week's, plus any that arrived
 late for a week already compiled) and freezes the figures as JSON, all in one
 transaction. Every figure is a count of submissions, so each links to exactly
-the rows behind it in the admin (`?digest=<id>&...`). The counting is done by
-the database (GROUP BY); memory does not grow with the number of submissions.
+the rows behind it in the admin (`?digest=<id>&...`). A compile reads the
+digest's own rows once, narrow columns only, and works out every figure from
+them: its memory follows the week's rows, never the size of the tables.
 """
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import contextmanager, suppress
 from datetime import datetime
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from .digest_content import SCHEMA, Content
@@ -35,9 +36,9 @@ from .models import (
     ThemeTag,
     View,
     ViewFingerprint,
-    confirmed_tags,
 )
 from .periods import Week, week_of
+from .search import having_ids
 
 logger = logging.getLogger(__name__)
 
@@ -238,47 +239,83 @@ def _count_into(digest: Digest) -> int:
 # --- What a digest holds -----------------------------------------------------
 
 
-def _views(digest: Digest) -> QuerySet:
-    """The views of the submissions a digest counted, found from its memberships alone."""
-    return View.objects.filter(
-        submission_id__in=DigestMembership.objects.filter(digest=digest).values("submission_id")
-    )
+class _Counted:
+    """
+    What a digest counted, read once: its submissions and views (narrow
+    columns only), the tags people confirmed on those views, and the
+    campaigns they belong to. Four queries, each a single pass over the
+    digest's memberships; every figure of the digest is worked out from them.
+    Memory follows the digest's own rows, never the size of the tables.
+    """
 
+    def __init__(self, digest: Digest):
+        members = DigestMembership.objects.filter(digest=digest).values("submission_id")
+        self.submissions = {
+            pk: rest
+            for pk, *rest in Submission.objects.filter(pk__in=members)
+            .order_by()
+            .values_list("pk", "received_at", "consent_to_quote", "region", "organisation_type", "role")
+        }
+        views = View.objects.filter(submission_id__in=members)
+        # (view id, submission id, element, level), in the order views came: the quotes' order.
+        self.views = list(views.order_by("pk").values_list("pk", "submission_id", "element", "level"))
+        self.element_of = {pk: element for pk, _, element, _ in self.views}
+        self.submission_of = {pk: submission for pk, submission, _, _ in self.views}
+        self.tags = list(
+            ThemeTag.objects.confirmed()
+            .filter(view_id__in=views.values("pk"))
+            .order_by("theme__name", "view_id")
+            .values_list("view_id", "theme_id", "theme__name", "stance")
+        )
+        self.campaign_rows = list(
+            ViewFingerprint.objects.filter(view_id__in=views.values("pk"), campaign__isnull=False)
+            .order_by()
+            .values_list("view_id", "campaign_id", "campaign__size", "campaign__first_view_id")
+        )
+        self.campaign_of = {view: campaign for view, campaign, _, _ in self.campaign_rows}
 
-def _counts(queryset: QuerySet, field: str) -> dict[str, int]:
-    return dict(queryset.order_by().values_list(field).annotate(n=Count("pk", distinct=True)))
+    def received(self, submission: int):
+        return self.submissions[submission][0]
+
+    def quotable(self, submission: int) -> bool:
+        return self.submissions[submission][1]
+
+    def count(self, field: int) -> Counter:
+        """Submissions by one of their fields (1 region, 2 organisation type, 3 role)."""
+        return Counter(row[field + 1] for row in self.submissions.values())
 
 
 def build_content(digest: Digest) -> Content:
     """Every figure, quote and link target of a digest, as JSON-ready data (described by `Content`)."""
-    submissions = Submission.objects.filter(membership__digest=digest)
-    totals = submissions.aggregate(
-        new=Count("pk"),
-        on_time=Count("pk", filter=Q(received_at__gte=digest.period_start)),
-        quotable=Count("pk", filter=Q(consent_to_quote=True)),
+    counted = _Counted(digest)
+    new = len(counted.submissions)
+    on_time = sum(1 for received, *_ in counted.submissions.values() if received >= digest.period_start)
+    quotable = sum(1 for _, consent, *_ in counted.submissions.values() if consent)
+    late_weeks = Counter(
+        week_of(received).label for received, *_ in counted.submissions.values() if received < digest.period_start
     )
-    late_weeks = _late_weeks(submissions.filter(received_at__lt=digest.period_start))
-    to_date = DigestMembership.objects.filter(digest__number__isnull=False).count() + totals["new"]
+    to_date = DigestMembership.objects.filter(digest__number__isnull=False).count() + new
     previous = (
         Digest.objects.compiled().exclude(pk=digest.pk).order_by("-number").only("pk", "number", "content").first()
     )
     previous_content = previous.content if previous else {}
 
-    by_element = _counts(_views(digest), "element")
-    views_by_element = dict(_views(digest).order_by().values_list("element").annotate(n=Count("pk")))
-    grid = defaultdict(dict)
-    for element, level, count in (
-        _views(digest).order_by().values_list("element", "level").annotate(n=Count("submission", distinct=True))
-    ):
-        grid[element][level] = count
+    submissions_by_element, views_by_element = defaultdict(set), Counter()
+    grid = defaultdict(lambda: defaultdict(set))
+    for _, submission, element, level in counted.views:
+        submissions_by_element[element].add(submission)
+        views_by_element[element] += 1
+        grid[element][level].add(submission)
+    by_element = {element: len(submissions) for element, submissions in submissions_by_element.items()}
 
     coding_agreement = _agreement()
+    campaigns = _campaigns(counted, views_by_element)
     elements = []
     for element in Element:
         count = by_element.get(element, 0)
-        distinct_texts, campaigns = _campaigns(digest, element, views_by_element.get(element, 0))
+        distinct_texts, element_campaigns = campaigns[element]
         before = previous_content.get("elements_by_code", {}).get(element)
-        themes = _themes(digest, element)
+        themes = _themes(counted, element)
         elements.append(
             {
                 "code": element.value,
@@ -286,23 +323,23 @@ def build_content(digest: Digest) -> Content:
                 "submissions": count,
                 "views": views_by_element.get(element, 0),
                 "distinct_texts": distinct_texts,
-                "campaigns": campaigns,
-                "share": share_phrase(count, totals["new"]),
+                "campaigns": element_campaigns,
+                "share": share_phrase(count, new),
                 "change": change_phrase(count, before),
                 "levels": [
-                    {"code": level.value, "label": level.label, "submissions": grid[element].get(level, 0)}
+                    {"code": level.value, "label": level.label, "submissions": len(grid[element][level])}
                     for level in Level
                 ]
                 if element == Element.PRIORITISATION
                 else [],
                 "themes": themes,
                 "agreement": coding_agreement.get(element),
-                "quotes": _quotes(digest, element, themes),
+                "quotes": _quote_choices(counted, element, themes),
             }
         )
+    _fill_quotes(elements)
 
     prioritisation_total = by_element.get(Element.PRIORITISATION, 0)
-    in_campaigns = ViewFingerprint.objects.filter(view__in=_views(digest), campaign__isnull=False)
     return {
         "schema": SCHEMA,
         "period": {
@@ -311,20 +348,20 @@ def build_content(digest: Digest) -> Content:
             "end": digest.period_end.isoformat(),
         },
         "headline": {
-            "new": totals["new"],
-            "on_time": totals["on_time"],
-            "late": totals["new"] - totals["on_time"],
-            "late_weeks": late_weeks,
+            "new": new,
+            "on_time": on_time,
+            "late": new - on_time,
+            "late_weeks": [{"week": label, "submissions": n} for label, n in sorted(late_weeks.items())],
             "to_date": to_date,
-            "quotable": totals["quotable"],
-            "quotable_share": share_phrase(totals["quotable"], totals["new"]),
+            "quotable": quotable,
+            "quotable_share": share_phrase(quotable, new),
             "previous_number": previous.number if previous else None,
             "previous_new": previous_content.get("headline", {}).get("new"),
-            "change": change_phrase(totals["new"], previous_content.get("headline", {}).get("new")),
+            "change": change_phrase(new, previous_content.get("headline", {}).get("new")),
             "views": sum(element["views"] for element in elements),
             "distinct_texts": sum(element["distinct_texts"] for element in elements),
-            "campaigns": in_campaigns.values("campaign").distinct().count(),
-            "campaign_views": in_campaigns.count(),
+            "campaigns": len(set(counted.campaign_of.values())),
+            "campaign_views": len(counted.campaign_of),
         },
         "elements": elements,
         "elements_by_code": {element.value: by_element.get(element, 0) for element in Element},
@@ -332,30 +369,21 @@ def build_content(digest: Digest) -> Content:
             {
                 "code": level.value,
                 "label": level.label,
-                "submissions": grid[Element.PRIORITISATION].get(level, 0),
-                "share": share_phrase(grid[Element.PRIORITISATION].get(level, 0), prioritisation_total),
+                "submissions": len(grid[Element.PRIORITISATION][level]),
+                "share": share_phrase(len(grid[Element.PRIORITISATION][level]), prioritisation_total),
             }
             for level in Level
         ],
         "breakdowns": {
-            "region": _breakdown(submissions, "region", Region, totals["new"]),
-            "organisation_type": _breakdown(submissions, "organisation_type", OrganisationType, totals["new"]),
-            "role": _breakdown(submissions, "role", Role, totals["new"]),
+            "region": _breakdown(counted.count(1), Region, new),
+            "organisation_type": _breakdown(counted.count(2), OrganisationType, new),
+            "role": _breakdown(counted.count(3), Role, new),
         },
-        "national_policy": _national_policy(digest),
+        "national_policy": _national_policy(counted),
     }
 
 
-def _late_weeks(late: QuerySet) -> list[dict]:
-    weeks = defaultdict(int)
-    # Few rows arrive late; grouping them by week in Python keeps the query portable.
-    for received_at in late.values_list("received_at", flat=True).iterator(chunk_size=2000):
-        weeks[week_of(received_at).label] += 1
-    return [{"week": label, "submissions": count} for label, count in sorted(weeks.items())]
-
-
-def _breakdown(submissions: QuerySet, field: str, choices, total: int) -> list[dict]:
-    counts = _counts(submissions, field)
+def _breakdown(counts: Counter, choices, total: int) -> list[dict]:
     return [
         {
             "code": code,
@@ -367,65 +395,66 @@ def _breakdown(submissions: QuerySet, field: str, choices, total: int) -> list[d
     ]
 
 
-def _themes(digest: Digest, element: Element) -> list[dict]:
+def _themes(counted: _Counted, element: Element) -> list[dict]:
     """Themes people confirmed on this element's views, most used first, with stance counts."""
-    tags = ThemeTag.objects.confirmed().filter(view__in=_views(digest).filter(element=element))
-    rows = (
-        tags.order_by()
-        .values("theme_id", "theme__name")
-        .annotate(
-            submissions=Count("view__submission", distinct=True),
-            **{stance.value: Count("view__submission", distinct=True, filter=Q(stance=stance)) for stance in Stance},
-        )
-        .order_by("-submissions", "theme__name")
-    )
+    names, submissions = {}, defaultdict(set)
+    stances = defaultdict(lambda: defaultdict(set))
+    for view, theme, name, stance in counted.tags:
+        if counted.element_of[view] != element:
+            continue
+        names[theme] = name
+        submissions[theme].add(counted.submission_of[view])
+        stances[theme][stance].add(counted.submission_of[view])
     return [
         {
-            "id": row["theme_id"],
-            "name": row["theme__name"],
-            "submissions": row["submissions"],
+            "id": theme,
+            "name": names[theme],
+            "submissions": len(submissions[theme]),
             "stances": [
-                {"code": stance.value, "label": stance.label, "submissions": row[stance.value]} for stance in Stance
+                {"code": stance.value, "label": stance.label, "submissions": len(stances[theme][stance])}
+                for stance in Stance
             ],
         }
-        for row in rows
+        for theme in sorted(names, key=lambda theme: (-len(submissions[theme]), names[theme]))
     ]
 
 
-def _campaigns(digest: Digest, element: Element, views: int) -> tuple[int, list[dict]]:
+def _campaigns(counted: _Counted, views_by_element: Counter) -> dict[str, tuple[int, list[dict]]]:
     """
-    (distinct texts, the largest campaigns) among the element's views in the
-    digest: a campaign's views count as one text, and all are still counted.
+    For each element, (distinct texts, the largest campaigns) among its views
+    in the digest: a campaign's views count as one text, and all are still counted.
     """
-    rows = list(
-        ViewFingerprint.objects.filter(view__in=_views(digest).filter(element=element), campaign__isnull=False)
-        .order_by()
-        .values("campaign_id", "campaign__size", "campaign__first_view_id")
-        .annotate(views=Count("pk"))
-        .order_by("-views", "campaign_id")
-    )
-    distinct = views - sum(row["views"] for row in rows) + len(rows)
+    views, about = defaultdict(Counter), {}
+    for view, campaign, size, first_view in counted.campaign_rows:
+        views[counted.element_of[view]][campaign] += 1
+        about[campaign] = (size, first_view)
+    largest = {
+        element: sorted(views[element], key=lambda campaign: (-views[element][campaign], campaign))
+        for element in Element
+    }
+    shown = [campaign for campaigns in largest.values() for campaign in campaigns[:CAMPAIGNS_PER_ELEMENT]]
     firsts = {
         view.pk: view
-        for view in View.objects.filter(
-            pk__in=[row["campaign__first_view_id"] for row in rows[:CAMPAIGNS_PER_ELEMENT]]
-        )
+        for view in View.objects.filter(pk__in=[about[campaign][1] for campaign in shown])
         .select_related("submission")
         .only("text", "submission__consent_to_quote")
     }
-    campaigns = []
-    for row in rows[:CAMPAIGNS_PER_ELEMENT]:
-        first = firsts.get(row["campaign__first_view_id"])
-        # The letter's words only where its first sender agreed to be quoted.
-        excerpt = ""
-        if first is not None and first.submission.consent_to_quote:
-            excerpt = first.text.strip()
-            if len(excerpt) > CAMPAIGN_EXCERPT_CHARACTERS:
-                excerpt = excerpt[:CAMPAIGN_EXCERPT_CHARACTERS].rsplit(" ", 1)[0] + "…"
-        campaigns.append(
-            {"id": row["campaign_id"], "views": row["views"], "size": row["campaign__size"], "excerpt": excerpt}
-        )
-    return distinct, campaigns
+    found = {}
+    for element in Element:
+        summaries = []
+        for campaign in largest[element][:CAMPAIGNS_PER_ELEMENT]:
+            size, first_view = about[campaign]
+            first = firsts.get(first_view)
+            # The letter's words only where its first sender agreed to be quoted.
+            excerpt = ""
+            if first is not None and first.submission.consent_to_quote:
+                excerpt = first.text.strip()
+                if len(excerpt) > CAMPAIGN_EXCERPT_CHARACTERS:
+                    excerpt = excerpt[:CAMPAIGN_EXCERPT_CHARACTERS].rsplit(" ", 1)[0] + "…"
+            summaries.append({"id": campaign, "views": views[element][campaign], "size": size, "excerpt": excerpt})
+        distinct = views_by_element.get(element, 0) - sum(views[element].values()) + len(views[element])
+        found[element] = (distinct, summaries)
+    return found
 
 
 def _agreement() -> dict[str, dict]:
@@ -463,39 +492,57 @@ def _quote(view: View) -> dict:
     }
 
 
-def _quotable_views(digest: Digest, element: Element) -> QuerySet:
-    return (
-        View.objects.filter(submission__membership__digest=digest, submission__consent_to_quote=True, element=element)
-        .select_related("submission")
-        .only(
-            "text",
-            "element",
-            "submission__role",
-            "submission__organisation_type",
-            "submission__region",
-        )
-        .order_by("submission__received_at", "pk")
-    )
-
-
-def _quotes(digest: Digest, element: Element, themes: list[dict]) -> list[dict]:
+def _quote_choices(counted: _Counted, element: Element, themes: list[dict]) -> list[dict]:
     """
-    Up to three quotes from respondents who allowed it: one for each of the
-    top `themes` (from a view a person tagged with it), then the earliest.
+    Which views to quote, up to three, from respondents who allowed it: one
+    for each of the top `themes` (a view a person tagged with it), then the
+    earliest. Earliest means received first; `_fill_quotes` adds the words.
     """
-    quotes, seen = [], set()
+
+    def earliest(views) -> list[int]:
+        return sorted(views, key=lambda view: (counted.received(counted.submission_of[view]), view))
+
+    quotable = [
+        view
+        for view, submission, view_element, _ in counted.views
+        if view_element == element and counted.quotable(submission)
+    ]
+    tagged = defaultdict(set)
+    for view, theme, _, _ in counted.tags:
+        tagged[theme].add(view)
+    chosen, seen = [], set()
     for theme in themes[:QUOTES_PER_ELEMENT]:
-        tagged = _quotable_views(digest, element).filter(confirmed_tags("tags__"), tags__theme_id=theme["id"])
-        view = tagged.exclude(pk__in=seen).first()
-        if view:
-            seen.add(view.pk)
-            quotes.append({**_quote(view), "theme": theme["name"]})
-    for view in _quotable_views(digest, element).exclude(pk__in=seen)[: QUOTES_PER_ELEMENT - len(quotes)]:
-        quotes.append({**_quote(view), "theme": ""})
-    return quotes
+        candidates = [
+            view
+            for view in earliest(tagged[theme["id"]])
+            if view not in seen
+            and counted.element_of[view] == element
+            and counted.quotable(counted.submission_of[view])
+        ]
+        if candidates:
+            seen.add(candidates[0])
+            chosen.append({"view_id": candidates[0], "theme": theme["name"]})
+    for view in earliest(quotable):
+        if len(chosen) == QUOTES_PER_ELEMENT:
+            break
+        if view not in seen:
+            seen.add(view)
+            chosen.append({"view_id": view, "theme": ""})
+    return chosen
 
 
-def _national_policy(digest: Digest) -> dict:
+def _fill_quotes(elements: list[dict]) -> None:
+    """Each element's chosen quotes with their words and attribution, read in one query."""
+    by_id = {view.pk: view for view in _quotable_views_by_id([q["view_id"] for e in elements for q in e["quotes"]])}
+    for element in elements:
+        element["quotes"] = [
+            {**_quote(by_id[quote["view_id"]]), "theme": quote["theme"]}
+            for quote in element["quotes"]
+            if quote["view_id"] in by_id
+        ]
+
+
+def _national_policy(counted: _Counted) -> dict:
     """
     The proposed national policy changes, grouped so the section reads the
     same at any volume: by confirmed theme, then the rest by what they share
@@ -503,24 +550,22 @@ def _national_policy(digest: Digest) -> dict:
     representative proposals: those nearest the group's centre, from
     respondents who agreed to be quoted, a campaign's copies shown once.
     """
-    views = View.objects.filter(submission__membership__digest=digest, element=Element.NATIONAL_POLICY)
-    rows = list(views.order_by("pk").values_list("pk", "text", "submission_id", "submission__consent_to_quote"))
-    not_quotable = views.filter(submission__consent_to_quote=False).values("submission").distinct().count()
-    if not rows:
+    ids = [view for view, _, element, _ in counted.views if element == Element.NATIONAL_POLICY]
+    if not ids:
         return {"groups": [], "proposals": [], "not_quotable": 0, "submissions": 0}
-    index = {pk: row for row, (pk, *_) in enumerate(rows)}
-    campaign_of = dict(
-        ViewFingerprint.objects.filter(view__in=views, campaign__isnull=False).values_list("view_id", "campaign_id")
-    )
+    texts = dict(View.objects.filter(having_ids(ids)).values_list("pk", "text"))
+    rows = [
+        (view, texts.get(view, ""), counted.submission_of[view], counted.quotable(counted.submission_of[view]))
+        for view in ids
+    ]
+    not_quotable = len({submission for _, _, submission, quotable in rows if not quotable})
+    index = {view: row for row, view in enumerate(ids)}
     themed = defaultdict(list)
     stances = defaultdict(lambda: defaultdict(set))
     names = {}
-    for view_id, theme_id, name, stance in (
-        ThemeTag.objects.confirmed()
-        .filter(view__in=views)
-        .order_by("theme__name", "view_id")
-        .values_list("view_id", "theme_id", "theme__name", "stance")
-    ):
+    for view_id, theme_id, name, stance in counted.tags:
+        if view_id not in index:
+            continue
         themed[theme_id].append(index[view_id])
         names[theme_id] = name
         if stance:
@@ -537,7 +582,7 @@ def _national_policy(digest: Digest) -> dict:
                 {"code": stance.value, "label": stance.label, "submissions": len(stances[theme_id][stance])}
                 for stance in Stance
             ],
-            **_group(members, rows, matrix, campaign_of),
+            **_group(members, rows, matrix, counted.campaign_of),
         }
         for theme_id, members in sorted(themed.items(), key=lambda item: (-len(item[1]), names[item[0]]))
     ]
@@ -548,7 +593,7 @@ def _national_policy(digest: Digest) -> dict:
                 "id": None,
                 "label": ", ".join(terms),
                 "stances": [],
-                **_group(members, rows, matrix, campaign_of),
+                **_group(members, rows, matrix, counted.campaign_of),
             }
         )
     return {

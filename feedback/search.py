@@ -54,7 +54,7 @@ def submissions_matching(term: str) -> Q:
             limit = worth_listing
             ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
     if len(ids) <= limit:
-        return _listed(set(ids))
+        return having_ids(set(ids))
     return Q(Exists(views.filter(submission=OuterRef("pk"))))
 
 
@@ -80,7 +80,8 @@ class AnyOf(Lookup):
 models.BigAutoField.register_lookup(AnyOf)
 
 
-def _listed(ids: set[int]) -> Q:
+def having_ids(ids) -> Q:
+    """Rows with these primary keys: one array parameter on PostgreSQL, however many there are."""
     if connection.vendor == "postgresql":
         return Q(pk__any_of=sorted(ids))
     return Q(pk__in=ids)
