@@ -249,26 +249,32 @@ class _Counted:
     """
 
     def __init__(self, digest: Digest):
-        members = DigestMembership.objects.filter(digest=digest).values("submission_id")
+        # By their ids, one array each: PostgreSQL looks each up by its index, where joining the
+        # digest's memberships to a million-row table it chose to read the whole table.
+        members = list(DigestMembership.objects.filter(digest=digest).values_list("submission_id", flat=True))
         self.submissions = {
             pk: rest
-            for pk, *rest in Submission.objects.filter(pk__in=members)
+            for pk, *rest in Submission.objects.filter(having_ids(members))
             .order_by()
             .values_list("pk", "received_at", "consent_to_quote", "region", "organisation_type", "role")
         }
-        views = View.objects.filter(submission_id__in=members)
         # (view id, submission id, element, level), in the order views came: the quotes' order.
-        self.views = list(views.order_by("pk").values_list("pk", "submission_id", "element", "level"))
+        self.views = list(
+            View.objects.filter(having_ids(members, "submission"))
+            .order_by("pk")
+            .values_list("pk", "submission_id", "element", "level")
+        )
         self.element_of = {pk: element for pk, _, element, _ in self.views}
         self.submission_of = {pk: submission for pk, submission, _, _ in self.views}
+        views = having_ids(self.element_of, "view")
         self.tags = list(
             ThemeTag.objects.confirmed()
-            .filter(view_id__in=views.values("pk"))
+            .filter(views)
             .order_by("theme__name", "view_id")
             .values_list("view_id", "theme_id", "theme__name", "stance")
         )
         self.campaign_rows = list(
-            ViewFingerprint.objects.filter(view_id__in=views.values("pk"), campaign__isnull=False)
+            ViewFingerprint.objects.filter(views, campaign__isnull=False)
             .order_by()
             .values_list("view_id", "campaign_id", "campaign__size", "campaign__first_view_id")
         )
@@ -553,7 +559,7 @@ def _national_policy(counted: _Counted) -> dict:
     ids = [view for view, _, element, _ in counted.views if element == Element.NATIONAL_POLICY]
     if not ids:
         return {"groups": [], "proposals": [], "not_quotable": 0, "submissions": 0}
-    texts = dict(View.objects.filter(having_ids(ids)).values_list("pk", "text"))
+    texts = dict(View.objects.filter(having_ids(ids)).order_by().values_list("pk", "text"))
     rows = [
         (view, texts.get(view, ""), counted.submission_of[view], counted.quotable(counted.submission_of[view]))
         for view in ids

@@ -78,13 +78,14 @@ class AnyOf(Lookup):
 
 
 models.BigAutoField.register_lookup(AnyOf)
+models.ForeignKey.register_lookup(AnyOf)
 
 
-def having_ids(ids) -> Q:
-    """Rows with these primary keys: one array parameter on PostgreSQL, however many there are."""
+def having_ids(ids, field: str = "pk") -> Q:
+    """Rows whose `field` (the primary key, or a foreign key) is one of `ids`: one array parameter on PostgreSQL."""
     if connection.vendor == "postgresql":
-        return Q(pk__any_of=sorted(ids))
-    return Q(pk__in=ids)
+        return Q(**{f"{field}__any_of": sorted(ids)})
+    return Q(**{f"{field}__in": ids})
 
 
 def _expected_rows(queryset) -> float:
