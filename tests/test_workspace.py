@@ -186,6 +186,16 @@ def test_opening_a_new_submission_marks_it_read_and_keeps_the_history(client, ma
     assert f"New to Read by {reviewer.username}" in page
 
 
+def test_each_row_has_a_checkbox_named_for_its_submission_that_selects_it_for_an_action(client, make_staff):
+    make_staff(REVIEWER, client=client)
+    first = SubmissionFactory()
+    page = changelist(client)
+    assert (
+        f'<input type="checkbox" name="_selected_action" value="{first.pk}" class="action-select" '
+        f'aria-label="Select this object for an action - {first}">' in page
+    )
+
+
 def test_bulk_actions_change_status_and_record_who_did_it(client, make_staff):
     reviewer = make_staff(REVIEWER, client=client)
     first, second = SubmissionFactory.create_batch(2)

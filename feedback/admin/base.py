@@ -16,12 +16,15 @@ counts. Here:
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from .. import audit
 from ..models import AuditAction
@@ -82,6 +85,19 @@ class ReadOnly:
 
 class WorkspaceAdmin(GuardedLookups, admin.ModelAdmin):
     """The base of every list the portal adds."""
+
+    def action_checkbox(self, obj):
+        """
+        Each row's checkbox, the same markup as the admin's own, written
+        directly: rendering a form widget's template for each of fifty rows
+        was a tenth of a list page's time.
+        """
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
 
 
 class LabelledTabularInline(admin.TabularInline):
