@@ -119,6 +119,7 @@ def group_by_words(texts: list[str]) -> None:
     """The national policy section's grouping, as scikit-learn does it when called directly."""
     from sklearn.cluster import MiniBatchKMeans
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from threadpoolctl import threadpool_limits
 
     from feedback.digests import NATIONAL_POLICY_CLUSTERS
 
@@ -128,7 +129,8 @@ def group_by_words(texts: list[str]) -> None:
         texts
     )
     count = max(2, min(NATIONAL_POLICY_CLUSTERS, round((len(texts) / 30) ** 0.5)))
-    MiniBatchKMeans(n_clusters=count, random_state=2010, n_init=3, batch_size=2048).fit(matrix)
+    with threadpool_limits(limits=1):
+        MiniBatchKMeans(n_clusters=count, random_state=2010, n_init=3, batch_size=2048).fit(matrix)
 
 
 def portal_compile(week) -> None:

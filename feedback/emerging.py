@@ -38,6 +38,7 @@ def propose_themes(element: str) -> list[ThemeProposal]:
     """Replace the element's open proposals with groups found among the views no theme fits now."""
     from sklearn.cluster import MiniBatchKMeans
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from threadpoolctl import threadpool_limits
 
     rows = list(unfitted(element).order_by("-pk").values_list("pk", "text")[:SAMPLE])
     groups = []
@@ -48,7 +49,8 @@ def propose_themes(element: str) -> list[ThemeProposal]:
         )
         matrix = vectorizer.fit_transform([text for _, text in rows])
         count = max(2, min(MAX_GROUPS, round(math.sqrt(len(rows) / 20))))
-        clusters = MiniBatchKMeans(n_clusters=count, random_state=2010, n_init=3, batch_size=2048).fit(matrix)
+        with threadpool_limits(limits=1):  # as the digest's grouping: threads on a busy machine wait on each other
+            clusters = MiniBatchKMeans(n_clusters=count, random_state=2010, n_init=3, batch_size=2048).fit(matrix)
         words = vectorizer.get_feature_names_out()
         smallest = max(MIN_GROUP, math.ceil(len(rows) * MIN_SHARE))
         for number, centre in enumerate(clusters.cluster_centers_):

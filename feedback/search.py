@@ -74,7 +74,7 @@ class AnyOf(Lookup):
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+        return f"{lhs} = ANY(%s)", [*lhs_params, sorted(self.rhs)]
 
 
 models.BigAutoField.register_lookup(AnyOf)
@@ -84,7 +84,8 @@ models.ForeignKey.register_lookup(AnyOf)
 def having_ids(ids, field: str = "pk") -> Q:
     """Rows whose `field` (the primary key, or a foreign key) is one of `ids`: one array parameter on PostgreSQL."""
     if connection.vendor == "postgresql":
-        return Q(**{f"{field}__any_of": sorted(ids)})
+        # A frozenset, not a list: the ORM would look into each item of a list for an expression.
+        return Q(**{f"{field}__any_of": frozenset(ids)})
     return Q(**{f"{field}__in": ids})
 
 
