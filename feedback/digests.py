@@ -243,10 +243,12 @@ class _Counted:
     """
     What a digest counted, read once: its submissions and views (narrow
     columns only), the tags people confirmed on those views, and the
-    campaigns they belong to. Four queries, each a single pass over the
-    digest's memberships; every figure of the digest is worked out from them.
-    Memory follows the digest's own rows, never the size of the tables.
+    campaigns they belong to: five queries, the last four by id. Every
+    figure of the digest is worked out from these rows; memory follows the
+    digest's own rows, never the size of the tables.
     """
+
+    FIELDS = ("received_at", "consent_to_quote", "region", "organisation_type", "role")
 
     def __init__(self, digest: Digest):
         # By their ids, one array each: PostgreSQL looks each up by its index, where joining the
@@ -254,9 +256,7 @@ class _Counted:
         members = list(DigestMembership.objects.filter(digest=digest).values_list("submission_id", flat=True))
         self.submissions = {
             pk: rest
-            for pk, *rest in Submission.objects.filter(having_ids(members))
-            .order_by()
-            .values_list("pk", "received_at", "consent_to_quote", "region", "organisation_type", "role")
+            for pk, *rest in Submission.objects.filter(having_ids(members)).order_by().values_list("pk", *self.FIELDS)
         }
         # (view id, submission id, element, level), in the order views came: the quotes' order.
         self.views = list(
@@ -286,20 +286,23 @@ class _Counted:
     def quotable(self, submission: int) -> bool:
         return self.submissions[submission][1]
 
-    def count(self, field: int) -> Counter:
-        """Submissions by one of their fields (1 region, 2 organisation type, 3 role)."""
-        return Counter(row[field + 1] for row in self.submissions.values())
+    def count(self, field: str) -> Counter:
+        """The submissions by the value of one of their FIELDS."""
+        column = self.FIELDS.index(field)
+        return Counter(row[column] for row in self.submissions.values())
 
 
 def build_content(digest: Digest) -> Content:
     """Every figure, quote and link target of a digest, as JSON-ready data (described by `Content`)."""
     counted = _Counted(digest)
     new = len(counted.submissions)
-    on_time = sum(1 for received, *_ in counted.submissions.values() if received >= digest.period_start)
-    quotable = sum(1 for _, consent, *_ in counted.submissions.values() if consent)
-    late_weeks = Counter(
-        week_of(received).label for received, *_ in counted.submissions.values() if received < digest.period_start
-    )
+    received = counted.count("received_at")
+    on_time = sum(n for moment, n in received.items() if moment >= digest.period_start)
+    quotable = counted.count("consent_to_quote")[True]
+    late_weeks = Counter()
+    for moment, n in received.items():
+        if moment < digest.period_start:
+            late_weeks[week_of(moment).label] += n
     to_date = DigestMembership.objects.filter(digest__number__isnull=False).count() + new
     previous = (
         Digest.objects.compiled().exclude(pk=digest.pk).order_by("-number").only("pk", "number", "content").first()
@@ -381,9 +384,9 @@ def build_content(digest: Digest) -> Content:
             for level in Level
         ],
         "breakdowns": {
-            "region": _breakdown(counted.count(1), Region, new),
-            "organisation_type": _breakdown(counted.count(2), OrganisationType, new),
-            "role": _breakdown(counted.count(3), Role, new),
+            "region": _breakdown(counted.count("region"), Region, new),
+            "organisation_type": _breakdown(counted.count("organisation_type"), OrganisationType, new),
+            "role": _breakdown(counted.count("role"), Role, new),
         },
         "national_policy": _national_policy(counted),
     }
