@@ -10,6 +10,7 @@ digest's own rows once, narrow columns only, and works out every figure from
 them: its memory follows the week's rows, never the size of the tables.
 """
 
+import heapq
 import logging
 from collections import Counter, defaultdict
 from contextlib import contextmanager, suppress
@@ -508,35 +509,25 @@ def _quote_choices(counted: _Counted, element: Element, themes: list[dict]) -> l
     earliest. Earliest means received first; `_fill_quotes` adds the words.
     """
 
-    def earliest(views) -> list[int]:
-        return sorted(views, key=lambda view: (counted.received(counted.submission_of[view]), view))
+    def received(view: int) -> tuple:
+        return counted.received(counted.submission_of[view]), view
 
-    quotable = [
+    quotable = {
         view
         for view, submission, view_element, _ in counted.views
         if view_element == element and counted.quotable(submission)
-    ]
-    tagged = defaultdict(set)
-    for view, theme, _, _ in counted.tags:
-        tagged[theme].add(view)
-    chosen, seen = [], set()
+    }
+    chosen = []
     for theme in themes[:QUOTES_PER_ELEMENT]:
-        candidates = [
-            view
-            for view in earliest(tagged[theme["id"]])
-            if view not in seen
-            and counted.element_of[view] == element
-            and counted.quotable(counted.submission_of[view])
-        ]
-        if candidates:
-            seen.add(candidates[0])
-            chosen.append({"view_id": candidates[0], "theme": theme["name"]})
-    for view in earliest(quotable):
-        if len(chosen) == QUOTES_PER_ELEMENT:
-            break
-        if view not in seen:
-            seen.add(view)
-            chosen.append({"view_id": view, "theme": ""})
+        tagged = {view for view, theme_id, _, _ in counted.tags if theme_id == theme["id"]} & quotable
+        if tagged:
+            view = min(tagged, key=received)
+            quotable.discard(view)
+            chosen.append({"view_id": view, "theme": theme["name"]})
+    chosen += [
+        {"view_id": view, "theme": ""}
+        for view in heapq.nsmallest(QUOTES_PER_ELEMENT - len(chosen), quotable, key=received)
+    ]
     return chosen
 
 
