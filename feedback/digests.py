@@ -21,6 +21,7 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from .digest_content import SCHEMA, Content
+from .lookups import having_ids
 from .models import (
     COMPILED,
     Digest,
@@ -39,7 +40,6 @@ from .models import (
     ViewFingerprint,
 )
 from .periods import Week, week_of
-from .search import having_ids
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ import math
 import re
 
 from django.contrib.postgres.search import SearchQuery
-from django.db import connection, models
-from django.db.models import Exists, Lookup, OuterRef, Q
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
 
+from .lookups import having_ids
 from .models import Submission, View
 
 _TERM = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -64,29 +65,6 @@ def listing_limit() -> int:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Submission._meta.db_table])
         submissions = max(cursor.fetchone()[0], 0)
     return max(FEW, math.isqrt(int(COUNTED_TO / 2 * submissions)))
-
-
-class AnyOf(Lookup):
-    """`id = ANY(%s)`: thousands of ids as one array parameter, not a placeholder each."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, sorted(self.rhs)]
-
-
-models.BigAutoField.register_lookup(AnyOf)
-models.ForeignKey.register_lookup(AnyOf)
-
-
-def having_ids(ids, field: str = "pk") -> Q:
-    """Rows whose `field` (the primary key, or a foreign key) is one of `ids`: one array parameter on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        # A frozenset, not a list: the ORM would look into each item of a list for an expression.
-        return Q(**{f"{field}__any_of": frozenset(ids)})
-    return Q(**{f"{field}__in": ids})
 
 
 def _expected_rows(queryset) -> float:
