@@ -28,7 +28,7 @@ PARTS = {
         ("middleware and view, inside the handler", "django/core/handlers/base.py", "_get_response"),
         ("the view, its template included", "feedback/views.py", None),
         ("  of which template rendering", "django/template/backends/django.py", "render"),
-        ("session read", "django/contrib/sessions/backends/db.py", "load"),
+        ("session read", "feedback/sessions.py", "load"),
         ("session write", "django/contrib/sessions/backends/db.py", "save"),
         ("database round trips (all)", "django/db/backends/utils.py", "execute"),
         ("CSRF token", "django/middleware/csrf.py", "process_view"),
@@ -45,7 +45,7 @@ PARTS = {
         ("  of which forgetting the draft (the session ends)", "feedback/drafts.py", "forget"),
         ("  of which the commit", "django/db/backends/base/base.py", "commit"),
         ("queueing the email task after commit", "feedback/doorbell.py", "_publish"),
-        ("session read", "django/contrib/sessions/backends/db.py", "load"),
+        ("session read", "feedback/sessions.py", "load"),
         ("database round trips (all)", "django/db/backends/utils.py", "execute"),
     ],
 }

@@ -120,8 +120,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Sessions (and so the respondent's draft) live in the database: they survive
-# Redis going away.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Redis going away. Django's database store, with its read and delete written
+# as one query each (feedback/sessions.py).
+SESSION_ENGINE = "feedback.sessions"
 # A respondent's draft lasts this long after the last answer saved. Staff
 # sessions end sooner, after QIPP_STAFF_IDLE_SECONDS without a request
 # (feedback.staff.sliding_staff_session).
