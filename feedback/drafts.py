@@ -129,18 +129,18 @@ class Draft:
         problem links to the question on its page.
         """
         pages = [
-            (reverse("give_views_about_you"), AboutYouForm(self.about)),
+            (("give_views_about_you",), AboutYouForm(self.about)),
             *(
-                (reverse("give_views_edit_view", args=[number]), ViewForm(view))
+                (("give_views_edit_view", number), ViewForm(view))
                 for number, view in enumerate(self.views[:MAX_VIEWS], start=1)
             ),
-            (reverse("give_views_permissions"), PermissionsForm(self.permissions, email=self.email)),
+            (("give_views_permissions",), PermissionsForm(self.permissions, email=self.email)),
         ]
         problems = []
-        for url, form in pages:
+        for (page, *args), form in pages:
             for field, errors in form.errors.items():
                 anchor = f"#{form[field].id_for_label}" if field in form.fields else ""
-                problems.append(Problem(errors[0], f"{url}?change=1{anchor}"))
+                problems.append(Problem(errors[0], f"{reverse(page, args=args)}?change=1{anchor}"))
         return problems
 
     @property

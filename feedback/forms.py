@@ -5,6 +5,7 @@ Each page's form cleans to plain JSON-ready data, which is kept in the session
 as the draft until the respondent sends it from the check-your-answers page.
 """
 
+import copy
 import re
 
 from crispy_forms.helper import FormHelper
@@ -37,6 +38,33 @@ def reject_control_characters(value: str) -> None:
             "Remove the hidden control characters from this answer: they often come from copying and pasting.",
             code="control_characters",
         )
+
+
+class SharedChoices:
+    """
+    A choice field whose every copy shares its choices, and its widget's.
+    Each form deep-copies its fields, and copying the choices (which the
+    portal never changes per form) was most of the time it took to build one.
+    What a form may change is still its own: the field's attributes, error
+    messages and validators, and the widget's HTML attributes.
+    """
+
+    def __deepcopy__(self, memo: dict):
+        field = copy.copy(self)
+        memo[id(self)] = field
+        field.widget = copy.copy(self.widget)
+        field.widget.attrs = self.widget.attrs.copy()
+        field.error_messages = self.error_messages.copy()
+        field.validators = self.validators[:]
+        return field
+
+
+class ChoiceField(SharedChoices, forms.ChoiceField):
+    pass
+
+
+class MultipleChoiceField(SharedChoices, forms.MultipleChoiceField):
+    pass
 
 
 class PortalForm(forms.Form):
@@ -98,7 +126,7 @@ class AboutYouForm(HoneypotForm):
         error_messages={"invalid": "Enter an email address in the correct format, like name@example.nhs.uk"},
         widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
     )
-    role = forms.ChoiceField(
+    role = ChoiceField(
         label="Your role",
         choices=answerable(Role),
         widget=forms.RadioSelect,
@@ -111,7 +139,7 @@ class AboutYouForm(HoneypotForm):
         error_messages={"required": "Enter the name of your organisation"},
         widget=forms.TextInput(attrs={"autocomplete": "organization"}),
     )
-    organisation_type = forms.ChoiceField(
+    organisation_type = ChoiceField(
         label="Type of organisation",
         choices=[("", "Select a type")] + answerable(OrganisationType),
         error_messages={
@@ -119,7 +147,7 @@ class AboutYouForm(HoneypotForm):
             "invalid_choice": "Select the type of organisation from the list",
         },
     )
-    region = forms.ChoiceField(
+    region = ChoiceField(
         label="Region",
         help_text="The strategic health authority area you work in, or national if your view is not about one region.",
         choices=answerable(Region),
@@ -161,7 +189,7 @@ class SenderForm(AboutYouForm):
 
 
 class ViewForm(PortalForm):
-    element = forms.ChoiceField(
+    element = ChoiceField(
         label="Which part of the challenge is this view about?",
         choices=Element.choices,
         widget=forms.RadioSelect,
@@ -170,7 +198,7 @@ class ViewForm(PortalForm):
             "invalid_choice": "Select one of the four parts of the challenge",
         },
     )
-    level = forms.ChoiceField(
+    level = ChoiceField(
         label="If your view is on prioritisation: where should this be done?",
         help_text="Answer this only for a view on prioritisation by level.",
         choices=Level.choices,
@@ -203,7 +231,7 @@ class ViewForm(PortalForm):
 
 
 class AddAnotherForm(PortalForm):
-    add_another = forms.ChoiceField(
+    add_another = ChoiceField(
         label="Do you want to add another view?",
         choices=[("yes", "Yes"), ("no", "No")],
         widget=forms.RadioSelect,
@@ -219,7 +247,7 @@ class AddAnotherForm(PortalForm):
 
 
 class PermissionsForm(HoneypotForm):
-    principles = forms.MultipleChoiceField(
+    principles = MultipleChoiceField(
         label="Which working principles does your submission touch on?",
         help_text="Select all that apply, or none.",
         choices=Principle.choices,

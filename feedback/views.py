@@ -16,7 +16,11 @@ import uuid
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csp import get_nonce
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
@@ -62,9 +66,34 @@ def about_you(request: HttpRequest) -> HttpResponse:
             draft = draft or Draft.start(request.session)
             draft.answer("about", form.draft_data())
             return _after_saving(request, draft, "give_views_views" if draft.views else "give_views_add_view")
+    elif draft is None and not request.GET:
+        return _first_visit(request, "feedback/about_you.html", AboutYouForm)
     else:
         form = AboutYouForm(initial=draft.about if draft else None)
     return render(request, "feedback/about_you.html", {"form": form})
+
+
+# A page that holds no answers is the same for every visitor but for two
+# values each response must have afresh: the CSRF token and the nonce of the
+# Content Security Policy. It is rendered once per process with a marker in
+# each, and each visit joins the pieces around its own values: the first page
+# of the journey is the one every respondent opens.
+_CSRF_MARK = "csrf-token-of-this-response"
+_NONCE_MARK = "nonce-of-this-response"
+_FIRST_VISITS: dict[str, list[list[str]]] = {}
+
+
+def _first_visit(request: HttpRequest, template_name: str, form_class: type) -> HttpResponse:
+    pieces = _FIRST_VISITS.get(template_name)
+    if pieces is None:
+        context = {"form": form_class(), "csrf_token": _CSRF_MARK, "csp_nonce": _NONCE_MARK}
+        page = render_to_string(template_name, context, request)
+        pieces = [piece.split(_NONCE_MARK) for piece in page.split(_CSRF_MARK)]
+        if not settings.DEBUG:  # in development, an edited template shows at once
+            _FIRST_VISITS[template_name] = pieces
+    nonce = str(get_nonce(request))
+    page = get_token(request).join(nonce.join(piece) for piece in pieces)
+    return HttpResponse(page)
 
 
 @never_cache
@@ -145,23 +174,59 @@ def check_answers(request: HttpRequest) -> HttpResponse:
 def _check_page(
     request: HttpRequest, draft: Draft, form: SendForm, *, problems: list | None = None, status: int = 200
 ) -> HttpResponse:
-    about = draft.about
+    about, permissions = draft.about, draft.permissions
+    about_page, permissions_page = reverse("give_views_about_you"), reverse("give_views_permissions")
     context = {
         "form": form,
         "problems": draft.problems() if problems is None else problems,
-        "about": {
-            "name": about.get("name"),
-            "email": about.get("email"),
-            "role": Role(about["role"]).label,
-            "organisation": about["organisation"],
-            "organisation_type": OrganisationType(about["organisation_type"]).label,
-            "region": Region(about["region"]).label,
-        },
+        # (question, answer, page, the field's id, the question in the "Change" link's hidden words)
+        "about": _answers(
+            ("Name", about.get("name") or "Not given (anonymous)", about_page, "id_name", "name"),
+            ("Email address", about.get("email") or "Not given", about_page, "id_email", "email address"),
+            ("Role", Role(about["role"]).label, about_page, "id_role_0", "role"),
+            ("Organisation", about["organisation"], about_page, "id_organisation", "organisation"),
+            (
+                "Type of organisation",
+                OrganisationType(about["organisation_type"]).label,
+                about_page,
+                "id_organisation_type",
+                "type of organisation",
+            ),
+            ("Region", Region(about["region"]).label, about_page, "id_region_0", "region"),
+        ),
         "views": draft.described_views(),
-        "principles": [Principle(code).label for code in draft.permissions["principles"]],
-        "permissions": draft.permissions,
+        "permissions": _answers(
+            (
+                "Working principles",
+                ", ".join(Principle(code).label for code in permissions["principles"]) or "None selected",
+                permissions_page,
+                "id_principles_0",
+                "working principles",
+            ),
+            (
+                "May we quote you without your name?",
+                "Yes" if permissions["consent_to_quote"] else "No",
+                permissions_page,
+                "id_consent_to_quote",
+                "whether we may quote you",
+            ),
+            (
+                "May we contact you?",
+                "Yes" if permissions["consent_to_contact"] else "No",
+                permissions_page,
+                "id_consent_to_contact",
+                "whether we may contact you",
+            ),
+        ),
     }
     return render(request, "feedback/check_answers.html", context, status=status)
+
+
+def _answers(*rows: tuple[str, str, str, str, str]) -> list[dict]:
+    return [
+        {"question": question, "value": value, "page": page, "field": field, "hidden": hidden}
+        for question, value, page, field, hidden in rows
+    ]
 
 
 def _send(request: HttpRequest) -> HttpResponse:

@@ -239,6 +239,48 @@ def test_looking_at_the_first_page_leaves_nothing_stored(client):
     assert Session.objects.count() == 0
 
 
+def test_each_first_visit_gets_its_own_csrf_token_and_nonce_and_the_form_takes_its_token():
+    def tokens(page) -> tuple[str, str]:
+        html = page.content.decode()
+        nonce = re.search(r"'nonce-([^']+)'", page["Content-Security-Policy"]).group(1)
+        assert re.findall(r'<script[^>]* nonce="([^"]+)"', html) == [nonce, nonce]
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1), nonce
+
+    first_browser, second_browser = HttpsClient(enforce_csrf_checks=True), HttpsClient(enforce_csrf_checks=True)
+    first, second = first_browser.get("/give-views/about-you/"), second_browser.get("/give-views/about-you/")
+    (first_token, first_nonce), (second_token, second_nonce) = tokens(first), tokens(second)
+    assert first_token != second_token and first_nonce != second_nonce
+    assert first.cookies["csrftoken"].value != second.cookies["csrftoken"].value
+
+    page = "https://testserver/give-views/about-you/"
+    saved = first_browser.post(page, {**ABOUT_YOU, "csrfmiddlewaretoken": first_token}, HTTP_REFERER=page)
+    assert saved.status_code == 302
+    refused = second_browser.post(page, {**ABOUT_YOU, "csrfmiddlewaretoken": first_token}, HTTP_REFERER=page)
+    assert refused.status_code == 403, "another visitor's token is refused"
+
+
+def test_the_first_visit_shows_the_same_page_as_one_rendered_for_a_change(client):
+    def normalised(page) -> str:
+        html = page.content.decode()
+        html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "TOKEN", html)
+        html = re.sub(r'nonce="[^"]+"', "NONCE", html)
+        return html.replace('action="/give-views/about-you/?change=1"', 'action="/give-views/about-you/"')
+
+    for _ in range(2):  # the second first visit is answered from what the first one rendered
+        first_visit = client.get("/give-views/about-you/")
+    assert first_visit.status_code == 200 and "no-store" in first_visit["Cache-Control"]
+    assert normalised(first_visit) == normalised(client.get("/give-views/about-you/?change=1"))
+
+
+def test_a_draft_is_gone_once_its_session_has_expired(client, respondent, settings):
+    with time_machine.travel("2026-11-23 10:00:00+00:00", tick=False) as clock:
+        respondent.about_you()
+        respondent.add_view(PRIORITISATION_VIEW)
+        assert client.get("/give-views/your-views/").status_code == 200
+        clock.shift(settings.SESSION_COOKIE_AGE + 1)
+        assert client.get("/give-views/your-views/")["Location"] == "/give-views/about-you/"
+
+
 def test_the_minimum_fill_time_counts_from_the_first_answers_the_server_saved(client, settings):
     settings.QIPP_MIN_FILL_SECONDS = 30
     respondent = Respondent(client)
