@@ -100,10 +100,9 @@ class Dovecot:
     def stop(self) -> None:
         """Stop the server and every process it started (its own process group), open sessions included."""
         if self.process_id is None:
-            # It may have started without saying so in time: its PID file tells.
-            try:
-                self.process_id = int((self.root / "run" / "master.pid").read_text())
-            except (OSError, ValueError):
+            # It may have started without saying so in time.
+            self.process_id = self._master_process_id()
+            if self.process_id is None:
                 return
         try:
             group = os.getpgid(self.process_id)
@@ -125,6 +124,21 @@ class Dovecot:
                     break
                 time.sleep(0.05)
         self.process_id = None
+
+    def _master_process_id(self) -> int | None:
+        """The master's PID: from its PID file, or else the process whose command line names this server's config."""
+        try:
+            return int((self.root / "run" / "master.pid").read_text())
+        except (OSError, ValueError):
+            pass
+        config = str(self.root / "dovecot.conf").encode()
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and config in (entry / "cmdline").read_bytes().split(b"\0"):
+                    return int(entry.name)
+            except OSError:
+                continue
+        return None
 
     def client(self):
         from imapclient import IMAPClient
