@@ -596,6 +596,14 @@ def _national_policy(counted: _Counted) -> dict:
                 **_group(members, rows, matrix, counted.campaign_of),
             }
         )
+    # The representative proposals' words, for every group at once.
+    by_id = {view.pk: view for view in _quotable_views_by_id([view for group in groups for view in group["chosen"]])}
+    for group in groups:
+        group["proposals"] = [
+            {**_quote(by_id[view_id]), "campaign": counted.campaign_of.get(view_id)}
+            for view_id in group.pop("chosen")
+            if view_id in by_id
+        ]
     return {
         "groups": groups,
         "proposals": [],
@@ -652,11 +660,15 @@ def _terms(centre, words, count: int = 4) -> list[str]:
 
 
 def _group(members: list[int], rows: list[tuple], matrix, campaign_of: dict) -> dict:
-    """A group's counts and its representative proposals (nearest its centre, quotable, one per campaign)."""
+    """
+    A group's counts and the ids of its representative proposals ("chosen":
+    nearest its centre, quotable, one per campaign).
+    """
     import numpy
 
-    centre = numpy.asarray(matrix[members].mean(axis=0)).ravel()
-    closeness = matrix[members] @ centre
+    weights = matrix[members]
+    centre = numpy.asarray(weights.mean(axis=0)).ravel()
+    closeness = weights @ centre
     chosen, campaigns_seen = [], set()
     for position in numpy.argsort(-closeness, kind="stable"):
         view_id, _, _, quotable = rows[members[position]]
@@ -667,7 +679,6 @@ def _group(members: list[int], rows: list[tuple], matrix, campaign_of: dict) -> 
         chosen.append(view_id)
         if len(chosen) == REPRESENTATIVE_PROPOSALS:
             break
-    by_id = {view.pk: view for view in _quotable_views_by_id(chosen)}
     in_campaigns = defaultdict(int)
     for row in members:
         campaign = campaign_of.get(rows[row][0])
@@ -679,9 +690,7 @@ def _group(members: list[int], rows: list[tuple], matrix, campaign_of: dict) -> 
         "campaigns": [
             {"id": campaign, "views": n} for campaign, n in sorted(in_campaigns.items(), key=lambda i: -i[1])
         ],
-        "proposals": [
-            {**_quote(by_id[view_id]), "campaign": campaign_of.get(view_id)} for view_id in chosen if view_id in by_id
-        ],
+        "chosen": chosen,
     }
 
 
