@@ -36,27 +36,27 @@ def submissions_matching(term: str) -> Q:
     """
     A filter on submissions: those with a view whose text matches `term`.
 
-    PostgreSQL has two good ways to list them newest first, and guesses
-    badly between them for words it has no figures for (a word nobody used
-    sent it through every submission): so the index is asked first for up to
-    FEW matching views (unordered: ordering them would find every match
-    first), then, for a word it expects in few enough views for listing by id
-    to beat walking (see COUNTED_TO; not a phrase, which it guesses poorly),
-    for up to that many. If that is all of them, their submissions are listed
-    by id; if there are more, the list is walked newest first and each
-    submission's views checked, which finds a page of a common word at once.
+    PostgreSQL has two good ways to list them newest first: by the ids of the
+    submissions whose views match (best for a word in few views), or walking
+    the list newest first and checking each submission's views (best for a
+    common word: a page is found at once). Its statistics keep the words
+    people use most, so for a word or words it expects in more views than
+    listing by id is worth (see COUNTED_TO) the list is walked straight away.
+    Otherwise the index is asked for the matching views (unordered: ordering
+    them would find every match first), up to that many; if that is all of
+    them, their submissions are listed by id, and if there are more (words
+    found together more often than PostgreSQL expects) the list is walked.
+    A phrase, which it guesses poorly, is asked for up to FEW.
     """
     views = View.objects.filter(views_matching(term)).order_by()
+    walk = Q(Exists(views.filter(submission=OuterRef("pk"))))
     limit = FEW
+    if '"' not in term and connection.vendor == "postgresql":
+        limit = listing_limit()
+        if _expected_rows(views) > limit:
+            return walk
     ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
-    if len(ids) > limit and '"' not in term and connection.vendor == "postgresql":
-        worth_listing = listing_limit()
-        if _expected_rows(views) <= worth_listing:
-            limit = worth_listing
-            ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
-    if len(ids) <= limit:
-        return having_ids(set(ids))
-    return Q(Exists(views.filter(submission=OuterRef("pk"))))
+    return having_ids(set(ids)) if len(ids) <= limit else walk
 
 
 def listing_limit() -> int:
