@@ -11,10 +11,21 @@ the unread list is the newest ten. Four queries, at any size.
 from collections import defaultdict
 from datetime import datetime
 
-from django.db.models import Prefetch
 from django.urls import reverse
 
-from .models import Element, Level, Status, Submission, SubmissionTally, SuggestionModel, View, ViewTally
+from .lookups import having_ids
+from .models import (
+    Element,
+    Level,
+    OrganisationType,
+    Region,
+    Status,
+    Submission,
+    SubmissionTally,
+    SuggestionModel,
+    View,
+    ViewTally,
+)
 from .periods import Week, week_of
 
 NEWEST_UNREAD = 10
@@ -101,26 +112,26 @@ def _grid(views: list[tuple]) -> dict:
 
 
 def _newest_unread() -> list[dict]:
-    submissions = (
+    newest = list(
         Submission.objects.filter(status=Status.NEW)
         .order_by("-received_at", "-pk")
-        # Only what the list shows: names and email addresses are never even loaded.
-        .only("pk", "reference", "received_at", "organisation_type", "region")
-        # Ordered by position alone: View's default ordering would join submissions again.
-        .prefetch_related(
-            Prefetch("views", queryset=View.objects.only("pk", "submission_id", "element").order_by("position"))
-        )
-    )[:NEWEST_UNREAD]
+        # Only what the list shows: names and email addresses are never even read.
+        .values_list("pk", "reference", "received_at", "organisation_type", "region")[:NEWEST_UNREAD]
+    )
+    elements = defaultdict(set)
+    views = View.objects.filter(having_ids([row[0] for row in newest], field="submission_id")).order_by()
+    for submission_id, element in views.values_list("submission_id", "element"):
+        elements[submission_id].add(element)
     return [
         {
-            "reference": submission.reference,
-            "received_at": submission.received_at,
-            "elements": submission.elements,
-            "organisation_type": submission.get_organisation_type_display(),
-            "region": submission.get_region_display(),
-            "url": reverse("admin:feedback_submission_change", args=[submission.pk]),
+            "reference": reference,
+            "received_at": received_at,
+            "elements": [label for code, label in Element.choices if code in elements[pk]],
+            "organisation_type": OrganisationType(organisation_type).label,
+            "region": Region(region).label,
+            "url": reverse("admin:feedback_submission_change", args=[pk]),
         }
-        for submission in submissions
+        for pk, reference, received_at, organisation_type, region in newest
     ]
 
 
