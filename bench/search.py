@@ -5,7 +5,7 @@ measured two ways against the same search written by hand as SQL (the page of
 1,001, as the list counts a search):
 
 - the list's own queries: the admin's ChangeList for the request, evaluated
-  (its capped count, the page and the views and themes it shows), against the
+  (its capped count and the page, with the elements, levels and themes it shows), against the
   hand-written SQL (target within 1.5x);
 - the whole page as a reviewer gets it, through the test client (p50 target
   under 300 ms at 1M).

@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 import time_machine
@@ -113,6 +114,34 @@ def test_the_list_shows_what_a_reviewer_needs_at_a_glance(client, make_staff, su
         "Discharge",
     ]:
         assert text in page
+
+
+def test_each_row_shows_its_own_views_elements_levels_and_themes_once_each(client, make_staff, submission):
+    reviewer = make_staff(REVIEWER, client=client)
+    plain = SubmissionFactory(views=[{"element": Element.LEADERSHIP, "text": "Boards should back clinicians."}])
+    first, second = submission.views.get(position=1), submission.views.get(position=2)
+    both = Theme.objects.create(element=Element.ENGAGEMENT, name="Joint working")
+    one = Theme.objects.create(element=Element.PRIORITISATION, name="Buying together")
+    machine = Theme.objects.create(element=Element.ENGAGEMENT, name="Narrative")
+    for view in (first, second):
+        ThemeTag.objects.create(view=view, theme=both, assigned_by=reviewer)
+        ThemeTag.objects.create(view=view, theme=machine)
+    ThemeTag.objects.create(view=first, theme=one, assigned_by=reviewer)
+
+    def cells(reference: str) -> dict:
+        page = changelist(client)
+        row = page[page.index(reference) :].split("</tr>", 1)[0]
+        return {
+            column: re.search(rf'class="field-{column}[^"]*">(.*?)</td>', row, re.S).group(1)
+            for column in ("element_list", "level_list", "theme_list")
+        }
+
+    assert cells(submission.reference) == {
+        "element_list": "Prioritisation by level, Engaging staff, partners and the public",
+        "level_list": Level.REGIONAL.label,
+        "theme_list": "Buying together, Joint working, 1 suggested",
+    }
+    assert cells(plain.reference) == {"element_list": Element.LEADERSHIP.label, "level_list": "-", "theme_list": "-"}
 
 
 def test_the_list_makes_the_same_number_of_queries_for_5_or_50_submissions(

@@ -132,7 +132,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        count = self.object_list.order_by()[: self.cap + 1].count()
+        # Only the rows' ids: what a list annotates its rows with is for the page, not the count.
+        count = self.object_list.order_by().values("pk")[: self.cap + 1].count()
         return MoreThanCap(self.cap) if count > self.cap else count
 
 

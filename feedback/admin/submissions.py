@@ -12,10 +12,10 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import SEARCH_VAR
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, OuterRef, StringAgg, Subquery, Value
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -27,6 +27,7 @@ from .. import audit, background_exports, exports, imports
 from ..models import (
     REFERENCE_ALPHABET,
     AuditAction,
+    Element,
     EmailKind,
     Export,
     ExportStatus,
@@ -40,6 +41,7 @@ from ..models import (
     Submission,
     ThemeTag,
     View,
+    confirmed_tags,
     normalise_reference,
 )
 from ..search import submissions_matching
@@ -131,6 +133,43 @@ class NoteInline(LabelledTabularInline):
         return note.author.get_full_name() or note.author.get_username() if note.author else ""
 
 
+# Between the codes or names of one aggregated column: a character none of them holds.
+APART = "\x1f"
+
+
+class SubmissionChangeList(ChangeList):
+    """
+    The list of submissions, with what it shows of each one's views (their
+    elements, levels and themes) worked out in the page's own query, a
+    subquery for each of the page's rows, rather than fetched as views and
+    tags and matched up in Python. It never reads the views' text.
+    """
+
+    def get_queryset(self, request, exclude_parameters=None):
+        views = View.objects.filter(submission=OuterRef("pk")).order_by().values("submission")
+        tags = ThemeTag.objects.filter(view__submission=OuterRef("pk")).order_by().values("view__submission")
+        return (
+            super()
+            .get_queryset(request, exclude_parameters)
+            .annotate(
+                listed_elements=Subquery(views.annotate(codes=StringAgg("element", Value(APART))).values("codes")),
+                listed_levels=Subquery(views.annotate(codes=StringAgg("level", Value(APART))).values("codes")),
+                listed_themes=Subquery(
+                    tags.filter(confirmed_tags())
+                    .annotate(names=StringAgg("theme__name", Value(APART)))
+                    .values("names")
+                ),
+                suggested_themes=Subquery(
+                    tags.exclude(confirmed_tags()).annotate(themes=Count("theme", distinct=True)).values("themes")
+                ),
+            )
+        )
+
+
+def _listed(codes_or_names: str | None) -> set[str]:
+    return set(filter(None, (codes_or_names or "").split(APART)))
+
+
 @admin.register(Submission)
 class SubmissionAdmin(WorkspaceAdmin):
     list_display = [
@@ -208,15 +247,8 @@ class SubmissionAdmin(WorkspaceAdmin):
             ("Acknowledgement email", {"classes": ["collapse"], "fields": ["acknowledgement"]}),
         ]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        # The list shows each view's element, level and themes, never its text:
-        # fifty submissions' views can hold megabytes of it.
-        views = (
-            View.objects.only("pk", "submission_id", "position", "element", "level")
-            .order_by("position")
-            .prefetch_related("tags__theme")
-        )
-        return super().get_queryset(request).prefetch_related(Prefetch("views", queryset=views))
+    def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
+        return SubmissionChangeList
 
     def get_search_results(self, request, queryset, search_term):
         """A reference number finds its submission; anything else searches views' text."""
@@ -242,20 +274,19 @@ class SubmissionAdmin(WorkspaceAdmin):
 
     @admin.display(description="elements")
     def element_list(self, submission: Submission) -> str:
-        return ", ".join(submission.elements)
+        codes = _listed(submission.listed_elements)
+        return ", ".join(label for code, label in Element.choices if code in codes)
 
     @admin.display(description="level")
     def level_list(self, submission: Submission) -> str:
-        levels = {view.level for view in submission.views.all() if view.level}
-        return ", ".join(label for code, label in Level.choices if code in levels) or "-"
+        codes = _listed(submission.listed_levels)
+        return ", ".join(label for code, label in Level.choices if code in codes) or "-"
 
     @admin.display(description="themes")
     def theme_list(self, submission: Submission) -> str:
-        tags = [tag for view in submission.views.all() for tag in view.tags.all()]
-        names = sorted({tag.theme.name for tag in tags if tag.is_confirmed})
-        suggested = len({tag.theme_id for tag in tags if not tag.is_confirmed})
-        if suggested:
-            names.append(f"{suggested} suggested")
+        names = sorted(_listed(submission.listed_themes))
+        if submission.suggested_themes:
+            names.append(f"{submission.suggested_themes} suggested")
         return ", ".join(names) or "-"
 
     @admin.display(description="principles")
