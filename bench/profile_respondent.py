@@ -72,6 +72,10 @@ def report(title: str, profile: cProfile.Profile, requests: int, elapsed: float)
 
 
 def main() -> None:
+    from web import BROKER_URL, CACHE_URL
+
+    # The benchmark's own Redis databases, as the load runs use them (the task is queued there).
+    os.environ.update(CELERY_BROKER_URL=BROKER_URL, CACHE_URL=CACHE_URL)
     with Database(f"qipp_profile_{os.getpid()}") as database:
         setup_django(database.url, settings_module="bench.settings")
         from django.core.management import call_command
@@ -114,6 +118,7 @@ def main() -> None:
                 elapsed += time.perf_counter() - started
             assert response.status_code == 302, response.status_code
         report("submission POST", profile, ROUNDS, elapsed)
+        web.redis_flush()
 
 
 if __name__ == "__main__":

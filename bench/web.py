@@ -311,7 +311,7 @@ def pages(server: Server, *, rounds: int, seconds: float) -> list[Result]:
             )
     return [
         *_throughput("start page GET", runs["ceiling"], runs["start"], key="rps", share=0.40, p99=3),
-        *_throughput("form page GET", runs["ceiling"], runs["form"], key="rps", share=0.40, p99=3),
+        *_throughput("form page GET", runs["ceiling"], runs["form"], key="rps", share=0.50, p99=3),
     ]
 
 
@@ -366,7 +366,7 @@ def submissions(server: Server, *, rounds: int, seconds: float, seed: int) -> tu
         )
         sessions.unlink()
     results = _throughput(
-        "submission POST (after its GET)", ceilings, portals, key="accepted_per_second", share=0.70, p99=1.5
+        "submission POST (after its GET)", ceilings, portals, key="accepted_per_second", share=0.40, p99=2.5
     )
     refused = sum(r["refused"] + r["exhausted"] for r in ceilings + portals)
     if refused:
