@@ -13,9 +13,10 @@ import json
 import math
 import re
 
-from django.contrib.postgres.search import SearchQuery
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from .lookups import having_ids
 from .models import Submission, View
@@ -57,6 +58,26 @@ def submissions_matching(term: str) -> Q:
             return walk
     ids = list(views.values_list("submission_id", flat=True)[: limit + 1])
     return having_ids(set(ids)) if len(ids) <= limit else walk
+
+
+def relevance(term: str):
+    """
+    An annotation for submissions: how closely the best of their views matches
+    `term` (PostgreSQL's `ts_rank`, higher is closer; 0 for a submission no
+    view of which matches). Ordering by it scores every match, so a list is
+    newest first unless a reviewer asks for this. Always 0 on SQLite.
+    """
+    if not term.strip() or connection.vendor != "postgresql":
+        return Value(0.0, output_field=FloatField())
+    query = SearchQuery(term, search_type="websearch", config="english")
+    best = (
+        View.objects.filter(submission=OuterRef("pk"), search_vector=query)
+        .order_by()
+        .values("submission")
+        .annotate(best=Max(SearchRank(F("search_vector"), query)))
+        .values("best")
+    )
+    return Coalesce(Subquery(best), Value(0.0), output_field=FloatField())
 
 
 def listing_limit() -> int:

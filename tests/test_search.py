@@ -1,5 +1,8 @@
 """The workspace's search box, as a reviewer types into it (on PostgreSQL, full-text search; on SQLite, substrings)."""
 
+import datetime
+import re
+
 import pytest
 from django.db import connection
 
@@ -154,3 +157,31 @@ def test_a_word_in_many_views_lists_the_same_submissions_as_a_word_in_few(listed
 
     assert listed_by_id == after_a_second_look == walked_newest_first == {"lounge", "apart"}
     assert listed('"discharge lounge"') == {"lounge"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ranking by relevance is PostgreSQL's full-text search")
+def test_a_search_is_newest_first_and_sorted_by_match_puts_the_closest_first(client, make_staff):
+    make_staff("Policy reviewers", client=client)
+    closest = SubmissionFactory(
+        views=[{"element": Element.ENGAGEMENT, "text": "Discharge lounges: discharge early, discharge often."}]
+    )
+    newer = SubmissionFactory(
+        views=[
+            {"element": Element.ENGAGEMENT, "text": "Many things matter to patients, and discharge is one of them."}
+        ]
+    )
+    newer.received_at = closest.received_at + datetime.timedelta(hours=1)
+    newer.save(update_fields=["received_at"])
+
+    def order(page: str) -> list[str]:
+        return sorted((closest.reference, newer.reference), key=page.index)
+
+    searched = client.get("/admin/feedback/submission/", {"q": "discharge"}).content.decode()
+    assert order(searched) == [newer.reference, closest.reference], "newest first unless asked"
+    header = re.search(r"<th[^>]*column-match[^>]*>.*?</th>", searched, re.S).group(0)
+    by_match = re.search(r'href="(\?[^"]+)"', header).group(1).replace("&amp;", "&")
+    assert order(client.get(f"/admin/feedback/submission/{by_match}").content.decode()) == [
+        closest.reference,
+        newer.reference,
+    ]
+    assert "column-match" not in client.get("/admin/feedback/submission/").content.decode()

@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, OuterRef, StringAgg, Subquery, Value
+from django.db.models import Count, OuterRef, QuerySet, StringAgg, Subquery, Value
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -44,7 +44,7 @@ from ..models import (
     confirmed_tags,
     normalise_reference,
 )
-from ..search import submissions_matching
+from ..search import relevance, submissions_matching
 from .base import CappedChoicesFilter, CappedPaginator, LabelledTabularInline, WorkspaceAdmin
 from .filters import (
     AckProblemFilter,
@@ -206,7 +206,8 @@ class SubmissionAdmin(WorkspaceAdmin):
     search_fields = ["organisation"]
     search_help_text = (
         'Search views\' text, or type a reference number. Words match in any form; "quoted words" together; '
-        "a or b for either; -word to leave out. Organisations have their own filter."
+        'a or b for either; -word to leave out. Newest first: sort by "match" for the closest first. '
+        "Organisations have their own filter."
     )
     ordering = ["-received_at"]
     list_per_page = 50
@@ -247,8 +248,20 @@ class SubmissionAdmin(WorkspaceAdmin):
             ("Acknowledgement email", {"classes": ["collapse"], "fields": ["acknowledgement"]}),
         ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # How closely each submission matches the list's search (0 without one): the "match"
+        # column, and the list's order when a reviewer sorts by it (the admin orders before it searches).
+        term = request.GET.get(SEARCH_VAR, "")
+        return super().get_queryset(request).annotate(relevance=relevance(term))
+
     def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
         return SubmissionChangeList
+
+    def get_list_display(self, request: HttpRequest):
+        # A search adds how closely each submission matches: sorting by it puts the closest first.
+        if request.GET.get(SEARCH_VAR, "").strip():
+            return [*self.list_display, "match"]
+        return self.list_display
 
     def get_search_results(self, request, queryset, search_term):
         """A reference number finds its submission; anything else searches views' text."""
@@ -288,6 +301,10 @@ class SubmissionAdmin(WorkspaceAdmin):
         if submission.suggested_themes:
             names.append(f"{submission.suggested_themes} suggested")
         return ", ".join(names) or "-"
+
+    @admin.display(description="match", ordering="-relevance")
+    def match(self, submission: Submission) -> str:
+        return f"{submission.relevance:.3f}" if submission.relevance else "-"
 
     @admin.display(description="principles")
     def principle_list(self, submission: Submission) -> str:
