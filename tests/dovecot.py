@@ -81,6 +81,9 @@ class Dovecot:
         for folder, _, files in os.walk(self.root / "mail"):
             for path in [folder, *(os.path.join(folder, name) for name in files)]:
                 shutil.chown(path, "dovecot", "dovecot")
+        # A PID file left by a master that was killed would name a dead process: the new
+        # master writes its own, and stop() must find that one.
+        (self.root / "run" / "master.pid").unlink(missing_ok=True)
         subprocess.run([DOVECOT, "-c", str(self.root / "dovecot.conf")], check=True)
         self.wait_until_listening()
         return self
