@@ -135,10 +135,17 @@ def measure(size: int, rounds: int) -> list[Result]:
 
 
 # Ranking a common word by relevance scores every one of its matches: reported apart.
+# By hand: the matching views ranked and grouped by submission once, joined to the
+# submissions for the page (ties newest first, as the list breaks them).
 RANKED_TERM = "community"
-RANKED = """SELECT submission_id, max(ts_rank(search_vector, websearch_to_tsquery('english', %(q)s))) AS rank
-  FROM feedback_view WHERE search_vector @@ websearch_to_tsquery('english', %(q)s)
-  GROUP BY submission_id ORDER BY rank DESC, submission_id DESC LIMIT 50"""
+RANKED = """SELECT s.id, s.reference, s.received_at, s.region, s.organisation_type, s.role, s.status,
+    (SELECT array_agg(v.element || ':' || v.level ORDER BY v.position) FROM feedback_view v
+      WHERE v.submission_id = s.id), r.rank
+  FROM feedback_submission s
+  JOIN (SELECT submission_id, max(ts_rank(search_vector, websearch_to_tsquery('english', %(q)s))) AS rank
+          FROM feedback_view WHERE search_vector @@ websearch_to_tsquery('english', %(q)s)
+         GROUP BY submission_id) r ON r.submission_id = s.id
+ ORDER BY r.rank DESC, s.received_at DESC, s.id DESC LIMIT 50"""
 
 
 def _ranked(size: int, rounds: int, model_admin, lead, path: str) -> Result:
@@ -151,8 +158,12 @@ def _ranked(size: int, rounds: int, model_admin, lead, path: str) -> Result:
     # The "o" parameter counts the list's columns from the action checkbox.
     column = ["action_checkbox", *model_admin.get_list_display(request)].index("match")
 
+    _, count_sql, params = by_hand({"q": RANKED_TERM})
+
     def hand() -> None:
         with connection.cursor() as cursor:
+            cursor.execute(count_sql, params)
+            cursor.fetchall()
             cursor.execute(RANKED, {"q": RANKED_TERM})
             cursor.fetchall()
 

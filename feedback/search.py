@@ -15,7 +15,7 @@ import re
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from .lookups import having_ids
@@ -78,6 +78,19 @@ def relevance(term: str):
         .values("best")
     )
     return Coalesce(Subquery(best), Value(0.0), output_field=FloatField())
+
+
+def ranked_matches(submissions: QuerySet, term: str) -> QuerySet:
+    """
+    The submissions with a view matching `term`, each with the rank of its best
+    view as `relevance`, for a list ordered by it: the matching views are read
+    once from the index and grouped by submission, as ranking is written by
+    hand, rather than ranked a submission at a time. PostgreSQL only.
+    """
+    query = SearchQuery(term, search_type="websearch", config="english")
+    return submissions.filter(views__search_vector=query).annotate(
+        relevance=Max(SearchRank(F("views__search_vector"), query))
+    )
 
 
 def listing_limit() -> int:

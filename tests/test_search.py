@@ -185,3 +185,34 @@ def test_a_search_is_newest_first_and_sorted_by_match_puts_the_closest_first(cli
         newer.reference,
     ]
     assert "column-match" not in client.get("/admin/feedback/submission/").content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ranking by relevance is PostgreSQL's full-text search")
+def test_sorted_by_match_a_filtered_search_lists_each_matching_submission_once(client, make_staff):
+    make_staff("Policy reviewers", client=client)
+    twice = SubmissionFactory(
+        region=Region.LONDON,
+        views=[
+            {"element": Element.ENGAGEMENT, "text": "Discharge lounges free beds."},
+            {"element": Element.LEADERSHIP, "text": "Boards should track discharge delays."},
+        ],
+    )
+    once = SubmissionFactory(region=Region.LONDON, views=[{"element": Element.ENGAGEMENT, "text": "Plan discharge."}])
+    elsewhere = SubmissionFactory(
+        region=Region.NORTH_WEST, views=[{"element": Element.ENGAGEMENT, "text": "Discharge at weekends."}]
+    )
+    unmatched = SubmissionFactory(
+        region=Region.LONDON, views=[{"element": Element.ENGAGEMENT, "text": "Pool budgets."}]
+    )
+    query = {"q": "discharge", "region__exact": "london"}
+    searched = client.get("/admin/feedback/submission/", query).content.decode()
+    header = re.search(r"<th[^>]*column-match[^>]*>.*?</th>", searched, re.S).group(0)
+    by_match = re.search(r'href="(\?[^"]+)"', header).group(1).replace("&amp;", "&")
+
+    page = client.get(f"/admin/feedback/submission/{by_match}").content.decode()
+
+    rows = re.findall(r"<tr>.*?</tr>", re.search(r"<tbody>(.*?)</tbody>", page, re.S).group(1), re.S)
+    everyone = [twice, once, elsewhere, unmatched]
+    listed = [submission.reference for row in rows for submission in everyone if submission.reference in row]
+    assert sorted(listed) == sorted([twice.reference, once.reference]), "each match once, the filter kept"
+    assert "2 results" in page

@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, OuterRef, QuerySet, StringAgg, Subquery, Value
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -44,7 +44,7 @@ from ..models import (
     confirmed_tags,
     normalise_reference,
 )
-from ..search import relevance, submissions_matching
+from ..search import ranked_matches, relevance, submissions_matching
 from .base import CappedChoicesFilter, CappedPaginator, LabelledTabularInline, WorkspaceAdmin
 from .filters import (
     AckProblemFilter,
@@ -270,6 +270,9 @@ class SubmissionAdmin(WorkspaceAdmin):
             return queryset, False
         if REFERENCE.fullmatch(normalise_reference(term)):
             return queryset.filter(reference=normalise_reference(term)), False
+        if connection.vendor == "postgresql" and {"relevance", "-relevance"} & set(queryset.query.order_by):
+            # Sorted by match: every match is ranked, so rank them in one pass.
+            return ranked_matches(queryset, term), False
         return queryset.filter(submissions_matching(term)), False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
