@@ -27,6 +27,7 @@ from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
 
 from . import clients
+from .call import during_the_call, outside_the_call, window
 from .drafts import Draft, next_step
 from .forms import AboutYouForm, AddAnotherForm, PermissionsForm, SendForm, ViewForm
 from .models import Element, OrganisationType, Principle, Region, Role, Submission
@@ -35,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 
 def start(request: HttpRequest) -> HttpResponse:
-    return render(request, "feedback/start.html", {"elements": Element})
+    call = window()
+    return render(request, "feedback/start.html", {"elements": Element, "call": call, "state": call.state()})
 
 
 def privacy(request: HttpRequest) -> HttpResponse:
@@ -58,6 +60,7 @@ def _after_saving(request: HttpRequest, draft: Draft, default: str) -> HttpRespo
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@during_the_call
 def about_you(request: HttpRequest) -> HttpResponse:
     draft = Draft.of(request.session)
     if request.method == "POST":
@@ -98,6 +101,7 @@ def _first_visit(request: HttpRequest, template_name: str, form_class: type) -> 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@during_the_call
 def views_list(request: HttpRequest) -> HttpResponse:
     draft = Draft.of(request.session)
     if next_step(draft) in ("give_views_about_you", "give_views_add_view"):
@@ -113,6 +117,7 @@ def views_list(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@during_the_call
 def edit_view(request: HttpRequest, number: int | None = None) -> HttpResponse:
     """Add a view (number is None) or change view `number` (counting from 1)."""
     draft = Draft.of(request.session)
@@ -133,6 +138,7 @@ def edit_view(request: HttpRequest, number: int | None = None) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@during_the_call
 def remove_view(request: HttpRequest, number: int) -> HttpResponse:
     draft = Draft.of(request.session)
     if draft is None or not draft.has_view(number):
@@ -146,6 +152,7 @@ def remove_view(request: HttpRequest, number: int) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@during_the_call
 def permissions(request: HttpRequest) -> HttpResponse:
     draft = Draft.of(request.session)
     if next_step(draft) not in ("give_views_permissions", "give_views_check"):
@@ -162,6 +169,7 @@ def permissions(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@during_the_call
 def check_answers(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _send(request)
@@ -245,6 +253,10 @@ def _send(request: HttpRequest) -> HttpResponse:
             return redirect("give_views_received", token=existing.token)
         return render(request, "feedback/session_ended.html", status=400)
 
+    # The pages ask a window kept for a few seconds; sending asks the one saved now.
+    closed = outside_the_call(request, fresh=True)
+    if closed:
+        return closed
     if _over_rate_limit(request):
         return render(request, "429.html", status=429)
 

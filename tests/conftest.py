@@ -45,6 +45,16 @@ def empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def forget_the_call_window():
+    """Each process keeps the call's window for a few seconds: a rolled-back test's window must not linger."""
+    from feedback import call
+
+    call._kept = None
+    yield
+    call._kept = None
+
+
 @pytest.fixture
 def client():
     return HttpsClient()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from feedback import digests
 from feedback.mail import store
-from feedback.models import Element, MessageOrigin
+from feedback.models import CallWindow, Element, MessageOrigin
 from feedback.periods import week_of
 
 from .factories import SubmissionFactory
@@ -72,6 +72,11 @@ MATRIX = [
     ("Authenticator devices (secrets hidden)", "/admin/otp_totp/totpdevice/", "no no no no yes"),
     ("Backup code devices (codes hidden)", "/admin/otp_static/staticdevice/", "no no no no yes"),
     ("Lockouts", "/admin/axes/accessattempt/", "no no no yes yes"),
+    (
+        "When the call opens and closes (only Administrators change it)",
+        "/admin/feedback/callwindow/{call}/change/",
+        "no yes yes yes yes",
+    ),
 ]
 PERSONAL_ROW = "Respondents' names and email addresses"
 
@@ -103,6 +108,7 @@ def workspace():
         "view": submission.views.get().pk,
         "digest": digest.pk,
         "colleague": colleague.pk,
+        "call": CallWindow.objects.create().pk,
     }
 
 

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from .. import periods
+from .. import call, periods
 from ..models import (
     STUCK_SENDING_AFTER,
     Campaign,
@@ -186,6 +186,24 @@ class LateFilter(CappedListFilter):
         if self.value() == "yes":
             return queryset.filter(received_at__lt=F("membership__digest__period_start"))
         return queryset
+
+
+class AfterTheCallFilter(CappedListFilter):
+    """Mail that arrived once the call had closed (it can still be sorted: the team decides)."""
+
+    title = "arrived after the call closed"
+    parameter_name = "after_close"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")] if call.window().closes else []
+
+    def queryset(self, request, queryset):
+        closes = call.window().closes
+        if not closes or self.value() not in ("yes", "no"):
+            return queryset
+        if self.value() == "yes":
+            return queryset.filter(arrived_at__gte=closes)
+        return queryset.filter(arrived_at__lt=closes)
 
 
 class StanceFilter(CappedListFilter):

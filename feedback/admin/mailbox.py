@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header
 
-from .. import audit, sorting, suggestions
+from .. import audit, call, sorting, suggestions
 from ..clients import client_ip
 from ..forms import MAX_VIEWS, SenderForm, ViewForm
 from ..models import (
@@ -36,6 +36,7 @@ from ..models import (
     normalise_reference,
 )
 from .base import PERSONAL_DETAILS_PERMISSION, CappedChoicesFilter, ReadOnly, WorkspaceAdmin
+from .filters import AfterTheCallFilter
 
 SORT_PERMISSION = "feedback.sort_message"
 VIEW_SLOTS = 2
@@ -67,7 +68,7 @@ def download(content: bytes, filename: str) -> HttpResponse:
 @admin.register(InboundMessage)
 class MessageAdmin(ReadOnly, WorkspaceAdmin):
     list_display = ["subject_line", "sender", "arrived_at", "status", "attachment_count", "origin"]
-    list_filter = [("status", CappedChoicesFilter), ("origin", CappedChoicesFilter)]
+    list_filter = [("status", CappedChoicesFilter), ("origin", CappedChoicesFilter), AfterTheCallFilter]
     date_hierarchy = "arrived_at"
     list_per_page = 50
     show_full_result_count = False
@@ -97,8 +98,14 @@ class MessageAdmin(ReadOnly, WorkspaceAdmin):
     def sender(self, message: InboundMessage) -> str:
         return "(hidden)"
 
+    @admin.display(description="after the call closed")
+    def after_close(self, message: InboundMessage) -> str:
+        return "Arrived after the call closed" if call.window().closed_by(message.arrived_at) else ""
+
     def get_list_display(self, request):
         columns = super().get_list_display(request)
+        if call.window().closes:
+            columns = [*columns, "after_close"]
         if self.may_see_senders(request):
             return [("sender_email" if column == "sender" else column) for column in columns]
         return columns
@@ -301,6 +308,7 @@ class SortingPage:
             "message": message,
             "attachments": message.attachments.defer("content"),
             "personal": self.personal,
+            "call_closed_at": closes if (closes := call.window().closes) and message.arrived_at >= closes else None,
             "may_sort": self.may_sort,
             "sender_form": sender,
             "views": views,

@@ -4,6 +4,7 @@ The portal's data, one module per concept. Everything is importable from
 """
 
 from .audit import AuditAction, AuditEvent
+from .call import CallState, CallWindow
 from .campaigns import Campaign, ViewFingerprint
 from .choices import (
     ELEMENT_DESCRIPTIONS,
@@ -67,6 +68,8 @@ from .themes import (
 from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
+    "CallState",
+    "CallWindow",
     "SecondOpinion",
     "ThemeProposal",
     "Campaign",

@@ -34,6 +34,7 @@ class AuditAction(models.TextChoices):
     THEME_PROPOSAL_DECIDED = "theme_proposal_decided", "Added or dismissed an emerging theme"
     SECOND_OPINION_GIVEN = "second_opinion_given", "Coded a view blind, as a second opinion"
     SECOND_OPINION_SETTLED = "second_opinion_settled", "Settled two reviewers' disagreement"
+    CALL_WINDOW_CHANGED = "call_window_changed", "Changed when the call opens or closes"
 
 
 class AuditEventManager(models.Manager):
