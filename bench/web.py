@@ -228,6 +228,7 @@ def prepare_sessions(count: int, path: Path, *, seed: int) -> Path:
     from django.utils.crypto import get_random_string
 
     from feedback.demo import Generator
+    from feedback.questions import CURRENT_VERSION
 
     generator = Generator(seed=seed, weeks=1, now=timezone.now(), staff_ids=[], theme_ids=defaultdict(int))
     store = SessionStore()
@@ -242,19 +243,31 @@ def prepare_sessions(count: int, path: Path, *, seed: int) -> Path:
                     "started_at": started_at,
                     "views": [],
                     "about": {
-                        field: str(submission[field])
-                        for field in ("name", "email", "role", "organisation", "organisation_type", "region")
+                        **{
+                            field: str(submission[field])
+                            for field in ("name", "email", "role", "organisation", "organisation_type", "region")
+                        },
+                        "on_behalf_of_organisation": submission["on_behalf_of_organisation"],
                     },
                     "permissions": {
                         "principles": json.loads(submission["principles"]),
                         "consent_to_quote": submission["consent_to_quote"],
+                        "consent_to_share": submission["consent_to_share"],
                         "consent_to_contact": submission["consent_to_contact"],
                     },
                 }
                 for submission in submissions
             ]
             for index, _position, element, level, text in views:
-                drafts[index]["views"].append({"element": str(element), "level": str(level), "text": text})
+                drafts[index]["views"].append(
+                    {
+                        "element": str(element),
+                        "level": str(level),
+                        "text": text,
+                        "example": "",
+                        "question_version": CURRENT_VERSION,
+                    }
+                )
             rows = [
                 Session(
                     session_key=get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789"),

@@ -36,8 +36,8 @@ HOME_PAGE_TARGET_MS = 200
 # The export's columns, by hand: labels stay codes and nothing is guarded, every cell
 # quoted as the portal quotes them.
 EXPORT = """COPY (SELECT s.reference, s.received_at, s.source, s.status, s.role, s.organisation,
-    s.organisation_type, s.region, s.principles, s.consent_to_quote, s.consent_to_contact,
-    v.position, v.element, v.level, v.text,
+    s.on_behalf_of_organisation, s.organisation_type, s.region, s.principles, s.consent_to_quote,
+    s.consent_to_contact, s.consent_to_share, v.position, v.element, v.level, v.text, v.example, v.question_version,
     (SELECT string_agg(th.name, '; ' ORDER BY th.name) FROM feedback_themetag t
       JOIN feedback_theme th ON th.id = t.theme_id
       WHERE t.view_id = v.id AND (t.assigned_by_id IS NOT NULL OR t.confirmed_by_id IS NOT NULL))

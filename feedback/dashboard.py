@@ -31,7 +31,7 @@ from .periods import Week, week_of
 NEWEST_UNREAD = 10
 NO_LEVEL = ""
 LEVEL_COLUMNS = [
-    *({"code": level.value, "label": level.value.capitalize()} for level in Level),
+    *({"code": level.value, "label": level.short_label} for level in Level),
     {"code": NO_LEVEL, "label": "No level"},
 ]
 # NHS palette colours, each at least 4.5:1 against the chart's white background.

@@ -129,6 +129,9 @@ class Generator:
         # and tokens have a stream of their own: redrawing a taken one leaves the rest unchanged.
         self.rng = random.Random(seed)  # noqa: S311
         self.ids_rng = random.Random(f"{seed}:identifiers")  # noqa: S311
+        # The answers added with the letter's questions draw from a stream of their own,
+        # so the rest of a seed's data is what it was before they were asked.
+        self.answers_rng = random.Random(f"{seed}:answers")  # noqa: S311
         self.bank = Bank(self.rng)
         self.now = now
         self.now_ts = now.timestamp()
@@ -203,6 +206,7 @@ class Generator:
             received = start + rng.random() * min(3600.0, self.now_ts - start)
             submission = self._respondent(rng, turn)
             submission.update(self._handling(rng, received, bool(submission["email"])))
+            submission.update(self._letter_answers(submission))
             submissions.append(submission)
             for position, element in enumerate(self._elements(rng, turn), start=1):
                 level = ""
@@ -265,6 +269,18 @@ class Generator:
             "consent_to_quote": rng.random() < 0.4,
             # Demo rows never queue an email: nothing is put in the outbox for them.
             "consent_to_contact": has_email and rng.random() < 0.5,
+        }
+
+    def _letter_answers(self, submission: dict) -> dict:
+        """Whether the response speaks for an organisation, and may be shared in full with the framework's team."""
+        rng = self.answers_rng
+        organisational = submission["organisation_type"] not in (
+            OrganisationType.PUBLIC,
+            OrganisationType.PATIENT_GROUP,
+        )
+        return {
+            "on_behalf_of_organisation": bool(submission["organisation"]) and organisational and rng.random() < 0.15,
+            "consent_to_share": rng.random() < 0.6,
         }
 
     def _elements(self, rng: random.Random, turn: int) -> list[str]:

@@ -291,6 +291,12 @@ OPENERS = {
         "Each region should organise this once for all its trusts.",
         "Regional leadership would give this the scale it needs without losing touch with local services.",
     ],
+    Level.SEVERAL: [
+        "No single primary care trust can do this alone, but a whole region is too far from patients.",
+        "Neighbouring primary care trusts should do this together, across their shared hospitals.",
+        "This needs several local health systems working as one, around the patients they share.",
+        "A group of local systems pooling the work would get the scale without losing local knowledge.",
+    ],
     Level.LOCAL: [
         "This has to be decided locally, by the primary care trust and its partners.",
         "Local health systems are best placed to do this.",
@@ -389,7 +395,7 @@ REGION_WEIGHTS = {region: 10 for region, _ in answerable(Region)} | {Region.LOND
 ELEMENT_WEIGHTS = {
     Element.PRIORITISATION: 30, Element.LEADERSHIP: 22, Element.ENGAGEMENT: 26, Element.NATIONAL_POLICY: 22,
 }
-LEVEL_WEIGHTS = {Level.NATIONAL: 30, Level.REGIONAL: 28, Level.LOCAL: 42}
+LEVEL_WEIGHTS = {Level.NATIONAL: 28, Level.REGIONAL: 24, Level.SEVERAL: 12, Level.LOCAL: 36}
 SOURCE_WEIGHTS = {Source.WEB: 85, Source.EMAIL: 11, Source.IMPORT: 4}
 TRIAGED_WEIGHTS = {Status.READ: 60, Status.ACTIONED: 25, Status.FLAGGED: 15}
 VIEW_COUNT_WEIGHTS = {1: 50, 2: 32, 3: 18}

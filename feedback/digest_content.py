@@ -22,7 +22,7 @@ from .models import Digest
 # The shape of the content compiled now. Digests compiled before the number
 # was stored have the first shape. 2 added campaigns and distinct texts, and
 # grouped the national policy proposals, and the coding's agreement figures.
-SCHEMA = 2
+SCHEMA = 3
 
 
 class Period(TypedDict):
@@ -44,6 +44,9 @@ class Headline(TypedDict):
     to_date: int
     quotable: int
     quotable_share: str
+    # Responses on behalf of an organisation, and the rest; None before the form asked.
+    organisations: int | None
+    individuals: int | None
     previous_number: int | None
     previous_new: int | None
     change: str
@@ -144,6 +147,8 @@ class NationalPolicy(TypedDict):
     proposals: list[Quote]
     not_quotable: int
     submissions: int | None
+    # Proposals from respondents who agreed they may be read in full by the framework's team; None before asked.
+    shared: int | None
 
 
 class Content(TypedDict):
@@ -172,6 +177,12 @@ def read(stored: dict) -> Content:
         content["national_policy"].setdefault("groups", [])
         content["national_policy"].setdefault("submissions", None)
         content["schema"] = 2
+    if content["schema"] < 3:
+        # Before the form asked whether a response spoke for an organisation.
+        content["headline"].setdefault("organisations", None)
+        content["headline"].setdefault("individuals", None)
+        content["national_policy"].setdefault("shared", None)
+        content["schema"] = 3
     # Later versions add their upgrade steps here, oldest first.
     return content
 
@@ -199,6 +210,8 @@ def present(digest: Digest, *, absolute: bool = False) -> dict:
     headline = content["headline"]
     headline["url"] = link()
     headline["late_url"] = link(late="yes")
+    headline["organisations_url"] = link(responding_as="organisation")
+    headline["individuals_url"] = link(responding_as="individual")
     content["period"]["last_day"] = datetime.fromisoformat(content["period"]["end"]) - timedelta(days=1)
     content["chart"] = chart(content["elements"])
     content["breakdown_list"] = [
@@ -239,6 +252,8 @@ def present(digest: Digest, *, absolute: bool = False) -> dict:
             campaign["url"] = link(campaign=str(campaign["id"]))
     national_policy["url"] = link(element="national_policy")
     content["national_policy"]["not_quotable_url"] = link(element="national_policy", quotable="no")
+    shared_path = reverse("admin:feedback_digest_shared", args=[digest.pk])
+    content["national_policy"]["shared_url"] = settings.SITE_URL + shared_path if absolute else shared_path
     return content
 
 

@@ -249,7 +249,15 @@ class _Counted:
     digest's own rows, never the size of the tables.
     """
 
-    FIELDS = ("received_at", "consent_to_quote", "region", "organisation_type", "role")
+    FIELDS = (
+        "received_at",
+        "consent_to_quote",
+        "region",
+        "organisation_type",
+        "role",
+        "on_behalf_of_organisation",
+        "consent_to_share",
+    )
 
     def __init__(self, digest: Digest):
         # By their ids, one array each: PostgreSQL looks each up by its index, where joining the
@@ -287,6 +295,10 @@ class _Counted:
     def quotable(self, submission: int) -> bool:
         return self.submissions[submission][1]
 
+    def shared(self, submission: int) -> bool:
+        """Whether the operating framework's team may read the submission's views in full."""
+        return self.submissions[submission][6]
+
     def count(self, field: str) -> Counter:
         """The submissions by the value of one of their FIELDS."""
         column = self.FIELDS.index(field)
@@ -300,6 +312,7 @@ def build_content(digest: Digest) -> Content:
     received = counted.count("received_at")
     on_time = sum(n for moment, n in received.items() if moment >= digest.period_start)
     quotable = counted.count("consent_to_quote")[True]
+    organisations = counted.count("on_behalf_of_organisation")[True]
     late_weeks = Counter()
     for moment, n in received.items():
         if moment < digest.period_start:
@@ -365,6 +378,8 @@ def build_content(digest: Digest) -> Content:
             "to_date": to_date,
             "quotable": quotable,
             "quotable_share": share_phrase(quotable, new),
+            "organisations": organisations,
+            "individuals": new - organisations,
             "previous_number": previous.number if previous else None,
             "previous_new": previous_content.get("headline", {}).get("new"),
             "change": change_phrase(new, previous_content.get("headline", {}).get("new")),
@@ -552,7 +567,7 @@ def _national_policy(counted: _Counted) -> dict:
     """
     ids = [view for view, _, element, _ in counted.views if element == Element.NATIONAL_POLICY]
     if not ids:
-        return {"groups": [], "proposals": [], "not_quotable": 0, "submissions": 0}
+        return {"groups": [], "proposals": [], "not_quotable": 0, "submissions": 0, "shared": 0}
     texts = dict(View.objects.filter(having_ids(ids)).order_by().values_list("pk", "text"))
     rows = [
         (view, texts.get(view, ""), counted.submission_of[view], counted.quotable(counted.submission_of[view]))
@@ -609,6 +624,8 @@ def _national_policy(counted: _Counted) -> dict:
         "proposals": [],
         "not_quotable": not_quotable,
         "submissions": len({submission for _, _, submission, _ in rows}),
+        # Proposals the framework's team may read in full (on their own page, as they stand now).
+        "shared": sum(1 for view in ids if counted.shared(counted.submission_of[view])),
     }
 
 

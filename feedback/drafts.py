@@ -19,6 +19,7 @@ from django.urls import reverse
 from . import outbox
 from .forms import MAX_VIEWS, AboutYouForm, PermissionsForm, ViewForm
 from .models import Element, Level, Source, Submission
+from .questions import question
 
 SESSION_KEY = "draft"
 
@@ -113,6 +114,8 @@ class Draft:
                 "element": Element(view["element"]).label,
                 "level": Level(view["level"]).label if view.get("level") else "",
                 "text": view["text"],
+                "example": view.get("example", ""),
+                "question": question(view["element"], view.get("question_version", 1)).text,
                 "change_url": reverse("give_views_edit_view", args=[number]),
                 "remove_url": reverse("give_views_remove_view", args=[number]),
             }
@@ -157,7 +160,15 @@ class Draft:
             submission, created = Submission.objects.record(
                 token=uuid.UUID(self.token),
                 views=[
-                    {"element": view["element"], "level": view["level"], "text": view["text"]} for view in self.views
+                    {
+                        "element": view["element"],
+                        "level": view["level"],
+                        "text": view["text"],
+                        "example": view.get("example", ""),
+                        # A draft begun before the questions changed answered the first wording.
+                        "question_version": view.get("question_version", 1),
+                    }
+                    for view in self.views
                 ],
                 source=Source.WEB,
                 **self.about,

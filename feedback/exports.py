@@ -54,11 +54,13 @@ SUBMISSION_FIELDS = [
     ("Status", "submission__status", Status),
     ("Role", "submission__role", Role),
     ("Organisation", "submission__organisation", None),
+    ("On behalf of organisation", "submission__on_behalf_of_organisation", None),
     ("Organisation type", "submission__organisation_type", OrganisationType),
     ("Region", "submission__region", Region),
     ("Principles", "submission__principles", None),
     ("May quote", "submission__consent_to_quote", None),
     ("May contact", "submission__consent_to_contact", None),
+    ("May share in full with framework team", "submission__consent_to_share", None),
 ]
 PERSONAL_FIELDS = [("Name", "submission__name", None), ("Email", "submission__email", None)]
 VIEW_FIELDS = [
@@ -66,6 +68,8 @@ VIEW_FIELDS = [
     ("Element", "element", Element),
     ("Level", "level", Level),
     ("View text", "text", None),
+    ("Example of practice", "example", None),
+    ("Question version", "question_version", None),
 ]
 
 
@@ -73,7 +77,7 @@ STANCES = dict(Stance.choices)
 
 # Columns that hold what people typed: only these can start like a formula.
 # Every other cell is a label, a date, a number or Yes and No of our own.
-FREE_TEXT = {"submission__name", "submission__email", "submission__organisation", "text"}
+FREE_TEXT = {"submission__name", "submission__email", "submission__organisation", "text", "example"}
 
 
 def neutralise(value: object) -> object:
@@ -319,8 +323,8 @@ def _copy_sql(submissions: QuerySet, *, include_personal: bool) -> tuple[str, li
         chosen, selection_params = "TRUE", ()
     stance_labels = " ".join("WHEN %s THEN ' (' || %s || ')'" for _ in Stance.choices)
     raw = f"""SELECT s.reference, s.name, s.email, s.received_at, s.source, s.status, s.role, s.organisation,
-        s.organisation_type, s.region, s.consent_to_quote, s.consent_to_contact, v.position, v.element, v.level,
-        v.text,
+        s.organisation_type, s.region, s.consent_to_quote, s.consent_to_contact, s.consent_to_share,
+        s.on_behalf_of_organisation, v.position, v.element, v.level, v.text, v.example, v.question_version,
         s.principles,
         (SELECT string_agg(th.name || CASE t.stance {stance_labels} ELSE '' END, '; ' ORDER BY th.name)
            FROM feedback_themetag t JOIN feedback_theme th ON th.id = t.theme_id
@@ -352,10 +356,17 @@ def _copy_sql(submissions: QuerySet, *, include_personal: bool) -> tuple[str, li
         "submission__principles": _sql_principles("r.principles"),
         "submission__consent_to_quote": ("CASE WHEN r.consent_to_quote THEN 'Yes' ELSE 'No' END", []),
         "submission__consent_to_contact": ("CASE WHEN r.consent_to_contact THEN 'Yes' ELSE 'No' END", []),
+        "submission__consent_to_share": ("CASE WHEN r.consent_to_share THEN 'Yes' ELSE 'No' END", []),
+        "submission__on_behalf_of_organisation": (
+            "CASE WHEN r.on_behalf_of_organisation THEN 'Yes' ELSE 'No' END",
+            [],
+        ),
         "position": ("r.position", []),
         "element": _sql_label("r.element", Element),
         "level": _sql_label("r.level", Level),
         "text": _sql_guard("r.text"),
+        "example": _sql_guard("r.example"),
+        "question_version": ("r.question_version", []),
     }
     for _, path, _ in _columns(include_personal):
         cell(*by_path[path])

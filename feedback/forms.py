@@ -24,6 +24,7 @@ from .models import (
     View,
     answerable,
 )
+from .questions import CURRENT_VERSION, question
 
 MAX_VIEWS = 20
 
@@ -135,9 +136,15 @@ class AboutYouForm(HoneypotForm):
     organisation = forms.CharField(
         label="Your organisation",
         max_length=200,
-        help_text="For example, the name of your trust, practice, council or group.",
-        error_messages={"required": "Enter the name of your organisation"},
+        required=False,
+        help_text="For example, the name of your trust, practice, council or group. "
+        "Leave this empty if you are not part of one.",
         widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    on_behalf_of_organisation = forms.BooleanField(
+        label="I am responding on behalf of my organisation",
+        help_text="Tick this only if your organisation has agreed this response. Otherwise we read it as your own.",
+        required=False,
     )
     organisation_type = ChoiceField(
         label="Type of organisation",
@@ -158,6 +165,12 @@ class AboutYouForm(HoneypotForm):
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("on_behalf_of_organisation") and not cleaned.get("organisation", "").strip():
+            self.add_error("organisation", "Enter the name of the organisation you are responding for")
+        return cleaned
+
 
 class SenderForm(AboutYouForm):
     """
@@ -172,6 +185,7 @@ class SenderForm(AboutYouForm):
         "organisation": "Organisation",
         "organisation_type": "Type of organisation",
         "region": "Region",
+        "on_behalf_of_organisation": "Sent on behalf of their organisation",
     }
 
     def __init__(self, *args, **kwargs):
@@ -188,15 +202,41 @@ class SenderForm(AboutYouForm):
         self.fields["organisation"].required = False
 
 
+ELEMENT_ERRORS = {
+    "required": "Select which part of the challenge this view is about",
+    "invalid_choice": "Select one of the four parts of the challenge",
+}
+
+
+class ElementForm(PortalForm):
+    """The first page of a view: which part of the challenge it is about (each part asks its own question next)."""
+
+    element = ChoiceField(
+        label="Which part of the challenge is your view about?",
+        choices=Element.choices,
+        widget=forms.RadioSelect,
+        error_messages=ELEMENT_ERRORS,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["element"].label_as_heading = True
+        self.fields["element"].option_hints = {element.value: element.description for element in Element}
+
+
 class ViewForm(PortalForm):
+    """
+    One view. Given `element`, it is that element's question page: the
+    element is fixed, the view's box asks the element's question (current
+    wording) and the level is asked only about prioritisation. Without it
+    (checking a draft again, sorting mail) every field is open.
+    """
+
     element = ChoiceField(
         label="Which part of the challenge is this view about?",
         choices=Element.choices,
         widget=forms.RadioSelect,
-        error_messages={
-            "required": "Select which part of the challenge this view is about",
-            "invalid_choice": "Select one of the four parts of the challenge",
-        },
+        error_messages=ELEMENT_ERRORS,
     )
     level = ChoiceField(
         label="If your view is on prioritisation: where should this be done?",
@@ -204,7 +244,7 @@ class ViewForm(PortalForm):
         choices=Level.choices,
         widget=forms.RadioSelect,
         required=False,
-        error_messages={"invalid_choice": "Select national, regional or local"},
+        error_messages={"invalid_choice": "Select where this should be done from the list"},
     )
     text = forms.CharField(
         label="Your view",
@@ -212,17 +252,47 @@ class ViewForm(PortalForm):
         widget=forms.Textarea(attrs={"rows": 8}),
         error_messages={"required": "Enter your view"},
     )
+    example = forms.CharField(
+        label="An example of practice that already works",
+        help_text="Where it happens, what it does, and any saving or gain in quality it has brought, "
+        "in your own words. Leave this empty if you have none.",
+        max_length=View._meta.get_field("example").max_length,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args, element: str | None = None, **kwargs):
+        if element is not None and data is not None:
+            data = data.copy()
+            data["element"] = element  # the page's element, whatever the request says
+        super().__init__(data, *args, **kwargs)
         # Required for prioritisation views only, so never labelled "(optional)".
         self.fields["level"].conditionally_required = True
+        self.element = element
+        if element is None:
+            return
+        self.order_fields(["element", "text", "level", "example"])
+        self.fields["element"].widget = forms.HiddenInput()
+        self.fields["element"].initial = element
+        asked = question(element)
+        self.fields["text"].label = asked.text
+        self.fields["text"].help_text = asked.hint
+        self.fields["text"].label_as_heading = True
+        if element == Element.PRIORITISATION:
+            self.fields["level"].label = "Where would this be best organised?"
+            self.fields["level"].help_text = ""
+        else:
+            del self.fields["level"]
+
+    def draft_data(self) -> dict:
+        """The view as the draft keeps it, with the wording of the question it answered."""
+        return {**self.cleaned_data, "question_version": CURRENT_VERSION}
 
     def clean(self) -> dict:
         cleaned = super().clean()
         if cleaned.get("element") == Element.PRIORITISATION:
             if not cleaned.get("level"):
-                self.add_error("level", "Select whether this should be done nationally, regionally or locally")
+                self.add_error("level", "Select where this would be best organised")
         else:
             # A level only means something for prioritisation; one chosen and
             # then left behind when the element changed is dropped.
@@ -257,6 +327,12 @@ class PermissionsForm(HoneypotForm):
     )
     consent_to_quote = forms.BooleanField(
         label="You may quote my views in reports, without my name or organisation",
+        required=False,
+    )
+    consent_to_share = forms.BooleanField(
+        label="You may share my views in full with the team writing the operating framework",
+        help_text="They work in the Department of Health and will not publish them. "
+        "This is separate from being quoted.",
         required=False,
     )
     consent_to_contact = forms.BooleanField(

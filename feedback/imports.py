@@ -40,6 +40,7 @@ COLUMNS = [
     "element",
     "level",
     "view",
+    "example",
 ]
 REQUIRED_COLUMNS = {"response id", "element", "view"}
 CHOICES = {
@@ -73,8 +74,16 @@ def template_csv() -> str:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     about = ["R-001", "2009-11-20", "", "", "Commissioner", "NHS Northfield", "Primary care trust", "North West"]
-    writer.writerow([*about, "Prioritisation by level", "Regionally", "Stroke services need a regional plan."])
-    writer.writerow([*about, "National policy framework", "", "Let the tariff reward care closer to home."])
+    writer.writerow(
+        [
+            *about,
+            "Prioritisation by level",
+            "Regionally",
+            "Stroke services need a regional plan.",
+            "Our network's stroke unit cut average stays by two days.",
+        ]
+    )
+    writer.writerow([*about, "National policy framework", "", "Let the tariff reward care closer to home.", ""])
     return buffer.getvalue()
 
 
@@ -194,6 +203,7 @@ def read(name: str, content: bytes) -> tuple[dict[str, dict], Result]:
                 "element": _choice(row.get("element", ""), Element),
                 "level": _choice(row.get("level", ""), Level),
                 "text": row.get("view", ""),
+                "example": row.get("example", ""),
             }
         )
         if not sender.is_valid():
@@ -221,7 +231,7 @@ def read(name: str, content: bytes) -> tuple[dict[str, dict], Result]:
         if len(response["views"]) >= MAX_VIEWS:
             result.errors.append((line, f"response {response_id} has more than {MAX_VIEWS} views"))
             continue
-        response["views"].append({key: view.cleaned_data[key] for key in ("element", "level", "text")})
+        response["views"].append({key: view.cleaned_data[key] for key in ("element", "level", "text", "example")})
     return responses, result
 
 

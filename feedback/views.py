@@ -13,6 +13,7 @@ a shared computer's cache or a proxy.
 
 import logging
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -29,7 +30,7 @@ from redis.exceptions import RedisError
 from . import clients
 from .call import during_the_call, outside_the_call, window
 from .drafts import Draft, next_step
-from .forms import AboutYouForm, AddAnotherForm, PermissionsForm, SendForm, ViewForm
+from .forms import AboutYouForm, AddAnotherForm, ElementForm, PermissionsForm, SendForm, ViewForm
 from .models import Element, OrganisationType, Principle, Region, Role, Submission
 
 logger = logging.getLogger(__name__)
@@ -115,25 +116,90 @@ def views_list(request: HttpRequest) -> HttpResponse:
     return render(request, "feedback/views_list.html", context)
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-@during_the_call
-def edit_view(request: HttpRequest, number: int | None = None) -> HttpResponse:
-    """Add a view (number is None) or change view `number` (counting from 1)."""
-    draft = Draft.of(request.session)
+def _view_pages(draft: Draft | None, number: int | None) -> HttpResponse | None:
+    """Where to send a respondent who cannot be on a view's page: no answers yet, no such view, or no room."""
     if next_step(draft) == "give_views_about_you":
         return redirect(next_step(draft))
     if (number is not None and not draft.has_view(number)) or (number is None and not draft.can_add_view):
         return redirect("give_views_views")
+    return None
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@during_the_call
+def add_view(request: HttpRequest) -> HttpResponse:
+    """A new view, first page: which part of the challenge it is about."""
+    draft = Draft.of(request.session)
+    if elsewhere := _view_pages(draft, None):
+        return elsewhere
+    form = ElementForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        return redirect("give_views_answer", element=form.cleaned_data["element"])
+    number = len(draft.views) + 1
+    return render(request, "feedback/choose_element.html", {"form": form, "number": number, "adding": True})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@during_the_call
+def answer(request: HttpRequest, element: str) -> HttpResponse:
+    """A new view, second page: that part's own question."""
+    draft = Draft.of(request.session)
+    if elsewhere := _view_pages(draft, None):
+        return elsewhere
+    if element not in Element.values:
+        return redirect("give_views_add_view")
+    form = ViewForm(request.POST if request.method == "POST" else None, element=element)
+    if request.method == "POST" and form.is_valid():
+        draft.set_view(None, form.draft_data())
+        return _after_saving(request, draft, "give_views_views")
+    context = {"form": form, "number": len(draft.views) + 1, "adding": True, "element": Element(element)}
+    return render(request, "feedback/edit_view.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@during_the_call
+def edit_view(request: HttpRequest, number: int) -> HttpResponse:
+    """
+    Change view `number` (counting from 1): its question page. Coming back
+    from choosing another part of the challenge (`?element=`), it asks that
+    part's question about the same words, and saves both together.
+    """
+    draft = Draft.of(request.session)
+    if elsewhere := _view_pages(draft, number):
+        return elsewhere
+    view = draft.views[number - 1]
+    element = request.GET.get("element", "")
+    element = element if element in Element.values else view["element"]
     if request.method == "POST":
-        form = ViewForm(request.POST)
+        form = ViewForm(request.POST, element=element)
         if form.is_valid():
             draft.set_view(number, form.draft_data())
             return _after_saving(request, draft, "give_views_views")
     else:
-        form = ViewForm(initial=draft.views[number - 1] if number else None)
-    context = {"form": form, "number": number or len(draft.views) + 1, "adding": number is None, "elements": Element}
+        form = ViewForm(initial={**view, "element": element}, element=element)
+    context = {"form": form, "number": number, "adding": False, "element": Element(element)}
     return render(request, "feedback/edit_view.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@during_the_call
+def change_element(request: HttpRequest, number: int) -> HttpResponse:
+    """Move view `number` to another part of the challenge: its question page then asks that part's question."""
+    draft = Draft.of(request.session)
+    if elsewhere := _view_pages(draft, number):
+        return elsewhere
+    view = draft.views[number - 1]
+    form = ElementForm(request.POST if request.method == "POST" else None, initial={"element": view["element"]})
+    if request.method == "POST" and form.is_valid():
+        query = {"element": form.cleaned_data["element"]}
+        if request.GET.get("change"):
+            query["change"] = "1"
+        return redirect(f"{reverse('give_views_edit_view', args=[number])}?{urlencode(query)}")
+    return render(request, "feedback/choose_element.html", {"form": form, "number": number, "adding": False})
 
 
 @never_cache
@@ -192,7 +258,14 @@ def _check_page(
             ("Name", about.get("name") or "Not given (anonymous)", about_page, "id_name", "name"),
             ("Email address", about.get("email") or "Not given", about_page, "id_email", "email address"),
             ("Role", Role(about["role"]).label, about_page, "id_role_0", "role"),
-            ("Organisation", about["organisation"], about_page, "id_organisation", "organisation"),
+            ("Organisation", about["organisation"] or "Not given", about_page, "id_organisation", "organisation"),
+            (
+                "Responding on behalf of your organisation",
+                "Yes" if about.get("on_behalf_of_organisation") else "No, as an individual",
+                about_page,
+                "id_on_behalf_of_organisation",
+                "whether you respond on behalf of your organisation",
+            ),
             (
                 "Type of organisation",
                 OrganisationType(about["organisation_type"]).label,
@@ -217,6 +290,13 @@ def _check_page(
                 permissions_page,
                 "id_consent_to_quote",
                 "whether we may quote you",
+            ),
+            (
+                "May we share your views in full with the operating framework team?",
+                "Yes" if permissions.get("consent_to_share") else "No",
+                permissions_page,
+                "id_consent_to_share",
+                "whether we may share your views with the operating framework team",
             ),
             (
                 "May we contact you?",

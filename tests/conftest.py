@@ -92,7 +92,8 @@ class Respondent:
         return self.client.post("/give-views/about-you/", {**ABOUT_YOU, **overrides})
 
     def add_view(self, view):
-        return self.client.post("/give-views/your-views/add/", view)
+        chosen = self.client.post("/give-views/your-views/add/", {"element": view["element"]})
+        return self.client.post(chosen["Location"], view) if chosen.status_code == 302 else chosen
 
     def no_more_views(self):
         return self.client.post("/give-views/your-views/", {"add_another": "no"})

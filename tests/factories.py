@@ -39,7 +39,16 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
         drafts = [ViewFactory.build(**view) for view in views or [{"element": Element.LEADERSHIP}]]
         submission, _ = model_class.objects.record(
             token=uuid.uuid4(),
-            views=[{"element": view.element, "level": view.level, "text": view.text} for view in drafts],
+            views=[
+                {
+                    "element": view.element,
+                    "level": view.level,
+                    "text": view.text,
+                    "example": view.example,
+                    "question_version": view.question_version,
+                }
+                for view in drafts
+            ],
             **fields,
         )
         return submission

@@ -151,19 +151,34 @@ def test_the_grid_counts_views_by_element_and_level_and_shows_no_level_for_the_o
         ]
     )
     SubmissionFactory(
-        views=[{"element": Element.PRIORITISATION, "level": Level.LOCAL}, {"element": Element.LEADERSHIP}]
+        views=[
+            {"element": Element.PRIORITISATION, "level": Level.LOCAL},
+            {"element": Element.PRIORITISATION, "level": Level.SEVERAL},
+            {"element": Element.LEADERSHIP},
+        ]
     )
 
     grid = dashboard.summary(now=datetime.now(UTC))["grid"]
 
-    assert [column["label"] for column in grid["columns"]] == ["National", "Regional", "Local", "No level"]
+    assert [column["label"] for column in grid["columns"]] == [
+        "National",
+        "Regional",
+        "Several local systems",
+        "Local",
+        "No level",
+    ]
     for row in grid["rows"]:
         assert row["counts"] == [
             View.objects.filter(element=row["code"], level=level).count() for level in [*Level.values, ""]
         ]
-    assert [row["counts"] for row in grid["rows"]] == [[1, 0, 2, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]]
-    assert grid["column_totals"] == [1, 0, 2, 2]
-    assert grid["total"] == View.objects.count() == 5
+    assert [row["counts"] for row in grid["rows"]] == [
+        [1, 0, 1, 2, 0],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0],
+    ]
+    assert grid["column_totals"] == [1, 0, 1, 2, 2]
+    assert grid["total"] == View.objects.count() == 6
 
 
 def test_it_lists_the_ten_newest_unread_submissions_with_their_elements_and_a_link():
@@ -195,7 +210,7 @@ def test_the_admin_opens_on_the_dashboard_with_totals_chart_grid_and_unread_list
     assert "At a glance" in html
     assert re.search(r"<dt>Submissions, all time</dt><dd>1</dd>", html)
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html
-    assert table(html, "dashboard-grid")[1] == ["Prioritisation by level", "0", "1", "0", "0", "1"]
+    assert table(html, "dashboard-grid")[1] == ["Prioritisation by level", "0", "1", "0", "0", "0", "1"]
     assert f'<a href="/admin/feedback/submission/{submission.pk}/change/">{submission.reference}</a>' in html
 
 

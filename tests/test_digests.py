@@ -65,6 +65,7 @@ def varied_submissions(week: Week, count: int, rng: random.Random) -> list[Submi
                 organisation_type=rng.choice(list(OrganisationType)),
                 role=rng.choice(list(Role)),
                 consent_to_quote=rng.random() < 0.4,
+                on_behalf_of_organisation=rng.random() < 0.3,
                 views=views,
             )
         )
@@ -102,6 +103,8 @@ def test_the_digests_figures_equal_direct_database_counts(week_of_data):
     assert content["headline"]["new"] == week.count() == 40
     assert content["headline"]["late"] == 0
     assert content["headline"]["quotable"] == week.filter(consent_to_quote=True).count()
+    assert content["headline"]["organisations"] == week.filter(on_behalf_of_organisation=True).count() > 0
+    assert content["headline"]["individuals"] == week.filter(on_behalf_of_organisation=False).count() > 0
     for element in content["elements"]:
         assert element["submissions"] == week.filter(views__element=element["code"]).distinct().count()
         for level in element["levels"]:
@@ -495,3 +498,64 @@ def test_a_digest_stored_before_its_content_had_a_version_is_still_shown_everywh
     outbox.plan_weekly_emails(digest=Digest.objects.get(pk=digest.pk))
     assert outbox.send()["sent"] == 1
     assert str(stored["headline"]["new"]) in mail.outbox[0].body
+
+
+def test_a_digest_counts_organisations_apart_from_individuals_and_an_older_one_does_not_guess(
+    lead_client, week_of_data
+):
+    digest = compiled(W47)
+    week = Submission.objects.filter(received_at__gte=W47.start, received_at__lt=W47.end)
+    organisations = week.filter(on_behalf_of_organisation=True).count()
+    page = re.sub(r"<[^>]+>", "", lead_client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode())
+
+    older = {**digest.content, "schema": 2}
+    older["headline"] = {
+        key: value for key, value in older["headline"].items() if key not in ("organisations", "individuals")
+    }
+    Digest.objects.filter(pk=digest.pk).update(content=older)
+    older_page = lead_client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode()
+
+    expected = f"{organisations} responses on behalf of an organisation and {week.count() - organisations} from"
+    assert expected in " ".join(page.split())
+    assert "on behalf of an organisation" not in older_page
+
+
+def test_the_framework_team_reads_every_proposal_shared_in_full_and_nothing_else(client, make_staff):
+    make_staff("Digest readers", client=client)
+
+    def proposal(text: str, *, shared: bool, week: Week = W47, element=Element.NATIONAL_POLICY) -> Submission:
+        return SubmissionFactory(
+            received_at=at(week, 1),
+            name="Priya Shah",
+            email="priya.shah@example.nhs.uk",
+            consent_to_share=shared,
+            consent_to_quote=False,
+            views=[{"element": element, "text": text, "example": f"Example for {text}"}],
+        )
+
+    shared = [proposal(f"Shared proposal {number}.", shared=True) for number in range(3)]
+    proposal("Kept inside the policy team.", shared=False)
+    proposal("A view on leadership.", shared=True, element=Element.LEADERSHIP)
+    proposal("From another week.", shared=True, week=W46)
+    digest = compiled(W47)
+
+    read = client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode()
+    page = client.get(f"/admin/feedback/digest/{digest.pk}/shared/").content.decode()
+
+    assert digest.content["national_policy"]["shared"] == 3
+    assert f'href="/admin/feedback/digest/{digest.pk}/shared/"' in read
+    assert all(f"Shared proposal {number}." in page for number in range(3))
+    assert all(submission.reference in page for submission in shared)
+    assert "Example for Shared proposal 0." in page
+    for absent in ("Kept inside the policy team.", "A view on leadership.", "From another week.", "Priya", "priya."):
+        assert absent not in page
+    assert "/admin/feedback/submission/" not in page, "a digest reader gets no link into the workspace"
+
+
+def test_a_page_of_proposals_shared_in_full_is_only_for_those_who_may_read_digests(client, make_staff):
+    SubmissionFactory(
+        received_at=at(W47, 1), consent_to_share=True, views=[{"element": Element.NATIONAL_POLICY, "text": "x"}]
+    )
+    digest = compiled(W47)
+    make_staff("Administrators", client=client)
+    assert client.get(f"/admin/feedback/digest/{digest.pk}/shared/").status_code == 403

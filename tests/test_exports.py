@@ -63,8 +63,8 @@ def lead(client, make_staff):
 
 
 def typed(cell: str) -> None:
-    """A submission with the cell typed as its organisation and as its one view's text."""
-    SubmissionFactory(organisation=cell, views=[{"element": Element.LEADERSHIP, "text": cell}])
+    """A submission with the cell typed as its organisation and as its one view's text and example."""
+    SubmissionFactory(organisation=cell, views=[{"element": Element.LEADERSHIP, "text": cell, "example": cell}])
 
 
 def csv_text(client) -> str:
@@ -130,8 +130,9 @@ def test_every_cell_of_the_csv_export_is_quoted(lead, cell):
     typed(cell)
     text = csv_text(lead)
     assert text.startswith(
-        '"Reference","Name","Email","Received","Source","Status","Role","Organisation","Organisation type",'
-        '"Region","Principles","May quote","May contact","View","Element","Level","View text","Themes"\r\n'
+        '"Reference","Name","Email","Received","Source","Status","Role","Organisation","On behalf of organisation",'
+        '"Organisation type","Region","Principles","May quote","May contact","May share in full with framework team",'
+        '"View","Element","Level","View text","Example of practice","Question version","Themes"\r\n'
     )
     # Written back with every cell quoted, what was read is the export byte for byte:
     # so no cell of it was left unquoted.

@@ -44,7 +44,13 @@ def xlsx_bytes(rows: list[dict]) -> bytes:
 
 
 GOOD = [
-    row("R-1", element="Prioritisation by level", level="Regionally", view="Stroke needs a regional plan."),
+    row(
+        "R-1",
+        element="Prioritisation by level",
+        level="Regionally",
+        view="Stroke needs a regional plan.",
+        example="Our network's stroke unit cut stays by two days.",
+    ),
     row("R-1"),
     row("R-2", element="leadership", view="Boards must back clinical leaders.", region=""),
 ]
@@ -69,9 +75,9 @@ def test_rows_sharing_a_response_id_make_one_import_submission(tmp_path):
     assert first.region == NOT_KNOWN
     assert not first.consent_to_quote and not first.consent_to_contact
     assert first.received_at.date().isoformat() == "2009-11-20"
-    assert [(v.element, v.level) for v in first.views.all()] == [
-        (Element.PRIORITISATION, Level.REGIONAL),
-        (Element.NATIONAL_POLICY, ""),
+    assert [(v.element, v.level, v.example, v.question_version) for v in first.views.all()] == [
+        (Element.PRIORITISATION, Level.REGIONAL, "Our network's stroke unit cut stays by two days.", None),
+        (Element.NATIONAL_POLICY, "", "", None),
     ]
     assert not OutgoingEmail.objects.exists(), "imported rows get no acknowledgement"
     assert AuditEvent.objects.filter(action=AuditAction.RESPONSES_IMPORTED).exists()
@@ -116,7 +122,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_saved(tmp_path):
         call_command("import_responses", str(path), stdout=StringIO(), stderr=err)
 
     report = err.getvalue()
-    assert "Line 5: level: Select whether this should be done nationally, regionally or locally" in report
+    assert "Line 5: level: Select where this would be best organised" in report
     assert "Line 6: element: Select one of the four parts of the challenge" in report
     assert "Line 7: text: Enter your view" in report
     assert "Line 8: email:" in report

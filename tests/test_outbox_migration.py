@@ -6,23 +6,16 @@ kept in their own table become outbox rows with the state they had.
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from .migrating import latest, migrate
 
 BEFORE = [("feedback", "0010_security_roles")]
 AFTER = [("feedback", "0011_outbox")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_acknowledgements_and_weekly_sends_move_into_the_outbox_keeping_their_state():
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    newest = latest()
     apps = migrate(BEFORE)
     try:
         Submission = apps.get_model("feedback", "Submission")
@@ -64,4 +57,4 @@ def test_acknowledgements_and_weekly_sends_move_into_the_outbox_keeping_their_st
         assert OutgoingEmail.objects.get(key=f"ack:{sent.pk}").message_id == "<1@qipp.example.nhs.uk>"
         assert OutgoingEmail.objects.get(key=f"weekly:{reader.pk}:2026-W26").digest_id == summer.pk
     finally:
-        migrate(latest)
+        migrate(newest)

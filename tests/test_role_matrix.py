@@ -59,6 +59,7 @@ MATRIX = [
     ("Digests", "/admin/feedback/digest/", "yes yes yes no yes"),
     ("Read a digest", "/admin/feedback/digest/{digest}/read/", "yes yes yes no yes"),
     ("A digest as PDF", "/admin/feedback/digest/{digest}/pdf/", "yes yes yes no yes"),
+    ("A digest's proposals shared in full", "/admin/feedback/digest/{digest}/shared/", "yes yes yes no yes"),
     ("Compile a digest", "/admin/feedback/digest/compile/", "no no yes no yes"),
     ("Own weekly email subscription", "/staff/weekly-summary/", "yes yes yes no yes"),
     ("Everyone's subscriptions", "/admin/feedback/subscription/", "no no no yes yes"),

@@ -74,7 +74,9 @@ def two_views(**sender) -> dict:
 
 def test_a_reviewer_sorts_a_message_into_two_views_of_one_email_submission(client, make_staff, message):
     reviewer = make_staff("Policy reviewers", client=client)
-    data = two_views(name="Dr Amina Patel", email="amina.patel@example.nhs.uk")
+    data = two_views(name="Dr Amina Patel", email="amina.patel@example.nhs.uk", organisation="Northfield Network")
+    data["views-0-example"] = "Our network commissions stroke care for five trusts."
+    data["sender-on_behalf_of_organisation"] = "on"
 
     response = client.post(page(message), data)
 
@@ -85,10 +87,17 @@ def test_a_reviewer_sorts_a_message_into_two_views_of_one_email_submission(clien
     assert (submission.role, submission.organisation_type, submission.region) == ("doctor", NOT_KNOWN, NOT_KNOWN)
     assert submission.email == "amina.patel@example.nhs.uk"
     assert not submission.consent_to_quote and not submission.consent_to_contact
-    assert [(v.element, v.level, v.text) for v in submission.views.all()] == [
-        (Element.PRIORITISATION, Level.REGIONAL, "Stroke services should be commissioned regionally."),
-        (Element.LEADERSHIP, "", "Boards must back clinical leaders."),
+    assert [(v.element, v.level, v.text, v.example) for v in submission.views.all()] == [
+        (
+            Element.PRIORITISATION,
+            Level.REGIONAL,
+            "Stroke services should be commissioned regionally.",
+            "Our network commissions stroke care for five trusts.",
+        ),
+        (Element.LEADERSHIP, "", "Boards must back clinical leaders.", ""),
     ]
+    assert submission.on_behalf_of_organisation
+    assert {view.question_version for view in submission.views.all()} == {None}, "mail answers no question of ours"
     message.refresh_from_db()
     assert message.status == MessageStatus.SORTED
     assert message.submission == submission
@@ -162,7 +171,7 @@ def test_a_view_without_its_element_is_sent_back_with_the_error(client, make_sta
     response = client.post(page(message), data)
 
     assert response.status_code == 400
-    assert "Select whether this should be done nationally, regionally or locally" in response.content.decode()
+    assert "Select where this would be best organised" in response.content.decode()
     assert Submission.objects.count() == 0
 
 

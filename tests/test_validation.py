@@ -18,7 +18,6 @@ def errors_on(page) -> str:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("organisation", "", "Enter the name of your organisation"),
         ("organisation", "x" * 201, "Ensure this value has at most 200 characters"),
         ("name", "y" * 201, "Ensure this value has at most 200 characters"),
         ("email", "not-an-email", "Enter an email address in the correct format"),
@@ -39,15 +38,43 @@ def test_bad_answers_about_you_get_an_error_next_to_the_field_and_in_the_summary
     assert "about" not in client.session.get("draft", {}), "nothing is saved"
 
 
+def test_organisation_is_optional_unless_responding_on_its_behalf(client, respondent):
+    client.get("/give-views/about-you/")
+    as_myself = client.post("/give-views/about-you/", {**ABOUT_YOU, "organisation": ""})
+    for_it = client.post(
+        "/give-views/about-you/?change=1", {**ABOUT_YOU, "organisation": " ", "on_behalf_of_organisation": "on"}
+    )
+
+    assert as_myself.status_code == 302
+    body = errors_on(for_it)
+    assert body.count("Enter the name of the organisation you are responding for") == 2
+    assert client.session["draft"]["about"]["on_behalf_of_organisation"] is False, "the earlier answer is kept"
+
+
+@pytest.mark.parametrize(
+    ("element", "message"),
+    [
+        ("", "Select which part of the challenge this view is about"),
+        ("finance", "Select one of the four parts of the challenge"),
+    ],
+)
+def test_a_view_must_say_which_part_of_the_challenge_it_is_about(client, respondent, element, message):
+    respondent.about_you()
+    body = errors_on(client.post("/give-views/your-views/add/", {"element": element}))
+    assert body.count(message) == 2
+
+
 @pytest.mark.parametrize(
     ("view", "message"),
     [
         ({**ENGAGEMENT_VIEW, "text": ""}, "Enter your view"),
         ({**ENGAGEMENT_VIEW, "text": "z" * 5001}, "Ensure this value has at most 5000 characters"),
-        ({**ENGAGEMENT_VIEW, "element": ""}, "Select which part of the challenge this view is about"),
-        ({**ENGAGEMENT_VIEW, "element": "finance"}, "Select one of the four parts of the challenge"),
-        ({**ENGAGEMENT_VIEW, "element": "prioritisation", "level": ""}, "Select whether this should be done"),
-        ({**ENGAGEMENT_VIEW, "element": "prioritisation", "level": "global"}, "Select national, regional or local"),
+        ({**ENGAGEMENT_VIEW, "example": "z" * 5001}, "Ensure this value has at most 5000 characters"),
+        ({**ENGAGEMENT_VIEW, "element": "prioritisation", "level": ""}, "Select where this would be best organised"),
+        (
+            {**ENGAGEMENT_VIEW, "element": "prioritisation", "level": "global"},
+            "Select where this should be done from the list",
+        ),
         (
             {**ENGAGEMENT_VIEW, "text": "tab\tand newline\nare fine but not \x1b"},
             "Remove the hidden control characters",
@@ -56,7 +83,7 @@ def test_bad_answers_about_you_get_an_error_next_to_the_field_and_in_the_summary
 )
 def test_a_bad_view_gets_a_clear_error_and_is_not_added(client, respondent, view, message):
     respondent.about_you()
-    body = errors_on(client.post("/give-views/your-views/add/", view))
+    body = errors_on(client.post(f"/give-views/your-views/add/{view['element']}/", view))
     assert message in body
     assert client.session["draft"]["views"] == []
 
@@ -90,6 +117,9 @@ def test_unknown_principles_are_refused(client, respondent):
         ("/give-views/about-you/", {"role": ["a", "b"], "region": "\x00", "email": "a@\x00"}),
         ("/give-views/your-views/add/", {"element": "\x00", "level": "\x00", "text": "\x00" * 10}),
         ("/give-views/your-views/99/", {"element": "leadership"}),
+        ("/give-views/your-views/add/finance/", {"text": "A view"}),
+        ("/give-views/your-views/add/%00/", {"text": "A view"}),
+        ("/give-views/your-views/99/element/", {"element": "leadership"}),
         ("/give-views/your-views/0/remove/", {}),
         ("/give-views/permissions/", {"principles": "\x00"}),
         ("/give-views/check-your-answers/", {"token": "not-a-uuid"}),
@@ -126,9 +156,9 @@ def test_removing_the_email_after_agreeing_to_be_contacted_is_caught_and_linked_
 
 def test_the_level_question_is_not_called_optional(client, respondent):
     respondent.about_you()
-    page = client.get("/give-views/your-views/add/").content.decode()
-    assert "where should this be done?" in page
-    assert "done? (optional)" not in page
+    page = client.get("/give-views/your-views/add/prioritisation/").content.decode()
+    assert "Where would this be best organised?" in page
+    assert "organised? (optional)" not in page
 
 
 def test_forms_post_back_to_their_own_address_keeping_the_change_flag(client, respondent):

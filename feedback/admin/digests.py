@@ -7,6 +7,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -15,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from .. import digest_content, digests, doorbell, pdf, tasks
-from ..models import Digest, DigestStatus
+from ..models import Digest, DigestStatus, Element, ThemeTag, View
 from ..periods import Week, week_of
 from .base import WorkspaceAdmin
 
@@ -77,6 +79,7 @@ class DigestAdmin(WorkspaceAdmin):
             path("compile/", wrap(self.compile_view), name="feedback_digest_compile"),
             path("<int:pk>/read/", wrap(self.read_view), name="feedback_digest_read"),
             path("<int:pk>/pdf/", wrap(self.pdf_view), name="feedback_digest_pdf"),
+            path("<int:pk>/shared/", wrap(self.shared_view), name="feedback_digest_shared"),
             *super().get_urls(),
         ]
 
@@ -132,6 +135,35 @@ class DigestAdmin(WorkspaceAdmin):
             self.message_user(request, f"{digest} approved.", messages.SUCCESS)
             return HttpResponseRedirect(request.path)
         return TemplateResponse(request, "admin/feedback/digest/read.html", context)
+
+    def shared_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """
+        Every national policy proposal the digest counted whose respondent
+        agreed it may be read in full by the operating framework's team: the
+        words as they stand now, the reference, never a name or address.
+        """
+        digest = self._readable(request, pk)
+        proposals = (
+            View.objects.filter(
+                element=Element.NATIONAL_POLICY,
+                submission__membership__digest=digest,
+                submission__consent_to_share=True,
+            )
+            .select_related("submission")
+            .only("text", "example", "level", "position", "submission__reference", "submission__organisation_type")
+            .prefetch_related(Prefetch("tags", ThemeTag.objects.confirmed().select_related("theme")))
+            .order_by("submission__received_at", "submission_id", "position")
+        )
+        page = Paginator(proposals, 50).get_page(request.GET.get("page"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{digest}: national policy proposals shared in full",
+            "digest": digest,
+            "page": page,
+            "opts": self.opts,
+            "can_follow_links": request.user.has_perm("feedback.view_submission"),
+        }
+        return TemplateResponse(request, "admin/feedback/digest/shared.html", context)
 
     def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         digest = self._readable(request, pk)

@@ -206,6 +206,21 @@ class AfterTheCallFilter(CappedListFilter):
         return queryset.filter(arrived_at__lt=closes)
 
 
+class RespondingAsFilter(CappedListFilter):
+    """Responses given on behalf of an organisation, or by individuals."""
+
+    title = "responding as"
+    parameter_name = "responding_as"
+
+    def lookups(self, request, model_admin):
+        return [("organisation", "On behalf of an organisation"), ("individual", "An individual")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("organisation", "individual"):
+            return queryset
+        return queryset.filter(on_behalf_of_organisation=self.value() == "organisation")
+
+
 class StanceFilter(CappedListFilter):
     """A stance on any theme, or, with the theme filter, on that theme."""
 

@@ -238,7 +238,7 @@ class SortingPage:
                     self.message,
                     by=self.request.user,
                     about=about,
-                    views=[{key: view[key] for key in ("element", "level", "text")} for view in chosen],
+                    views=[{key: view[key] for key in ("element", "level", "text", "example")} for view in chosen],
                     ip=client_ip(self.request),
                 )
             except MessageAlreadySorted:

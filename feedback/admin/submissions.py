@@ -44,6 +44,7 @@ from ..models import (
     confirmed_tags,
     normalise_reference,
 )
+from ..questions import question_asked
 from ..search import ranked_matches, relevance, submissions_matching
 from .base import CappedChoicesFilter, CappedPaginator, LabelledTabularInline, WorkspaceAdmin
 from .filters import (
@@ -56,6 +57,7 @@ from .filters import (
     OrganisationFilter,
     QuotableFilter,
     ReceivedFilter,
+    RespondingAsFilter,
     StanceFilter,
     ThemeFilter,
     UnthemedFilter,
@@ -94,7 +96,7 @@ class ViewInline(admin.StackedInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["element", "level", "text", "themes"]
+    fields = ["element", "level", "question", "text", "example", "themes"]
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = "views (open a view to tag its themes)"
@@ -102,6 +104,10 @@ class ViewInline(admin.StackedInline):
     @admin.display(description="themes")
     def themes(self, view: View) -> str:
         return ", ".join(tag_label(tag) for tag in view.tags.all()) or "None yet"
+
+    @admin.display(description="question asked")
+    def question(self, view: View) -> str:
+        return question_asked(view)
 
 
 class NoteForm(forms.ModelForm):
@@ -190,6 +196,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         ("region", CappedChoicesFilter),
         ("organisation_type", CappedChoicesFilter),
         OrganisationFilter,
+        RespondingAsFilter,
         ("role", CappedChoicesFilter),
         ReceivedFilter,
         ("source", CappedChoicesFilter),
@@ -226,10 +233,12 @@ class SubmissionAdmin(WorkspaceAdmin):
         "email",
         "role",
         "organisation",
+        "on_behalf_of_organisation",
         "organisation_type",
         "region",
         "principle_list",
         "consent_to_quote",
+        "consent_to_share",
         "consent_to_contact",
         "status_history",
         "acknowledgement",
@@ -237,13 +246,16 @@ class SubmissionAdmin(WorkspaceAdmin):
     ]
 
     def get_fieldsets(self, request, obj=None):
-        respondent = ["role", "organisation", "organisation_type", "region"]
+        respondent = ["role", "organisation", "on_behalf_of_organisation", "organisation_type", "region"]
         if self.can_see_personal_details(request):
             respondent = PERSONAL_FIELDS + respondent
         return [
             (None, {"fields": ["reference", "status", "received_at", "source", "original_message"]}),
             ("Respondent", {"fields": respondent}),
-            ("Principles and consents", {"fields": ["principle_list", "consent_to_quote", "consent_to_contact"]}),
+            (
+                "Principles and consents",
+                {"fields": ["principle_list", "consent_to_quote", "consent_to_share", "consent_to_contact"]},
+            ),
             ("Status history", {"fields": ["status_history"]}),
             ("Acknowledgement email", {"classes": ["collapse"], "fields": ["acknowledgement"]}),
         ]

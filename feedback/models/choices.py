@@ -19,7 +19,7 @@ class Element(models.TextChoices):
 ELEMENT_DESCRIPTIONS = {
     Element.PRIORITISATION: (
         "What should be done once for the whole NHS, what by each of the 10 regions, "
-        "and what by each of the 152 local health systems."
+        "what by each of the 152 local health systems, and what by several local systems together."
     ),
     Element.LEADERSHIP: (
         "The leadership signals sent at every level, clinical leadership, and how boards "
@@ -42,7 +42,14 @@ class Level(models.TextChoices):
 
     NATIONAL = "national", "Nationally, once for the whole NHS"
     REGIONAL = "regional", "Regionally, by each of the 10 strategic health authorities"
+    # Above a single local health system, below a region (the letter raises organising some programmes there).
+    SEVERAL = "several", "Across several local health systems together"
     LOCAL = "local", "Locally, by each of the 152 primary care trusts"
+
+    @property
+    def short_label(self) -> str:
+        """The level in a table's heading: "National", "Several local systems"."""
+        return "Several local systems" if self == Level.SEVERAL else self.value.capitalize()
 
 
 class Principle(models.TextChoices):

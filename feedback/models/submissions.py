@@ -112,6 +112,9 @@ class Submission(models.Model):
     principles = models.JSONField(default=list, blank=True, help_text="Working principles the respondent tagged.")
     consent_to_quote = models.BooleanField("may be quoted anonymously", default=False)
     consent_to_contact = models.BooleanField("may be contacted", default=False)
+    # Distinct from being quoted: the operating framework's team may read the view in full, inside the department.
+    consent_to_share = models.BooleanField("may be shared in full with the operating framework team", default=False)
+    on_behalf_of_organisation = models.BooleanField("responds on behalf of their organisation", default=False)
 
     # Which digest counted it: `DigestMembership` (`membership`), written by
     # the compile from `NotYetCounted`, so compiling never rewrites this table.
@@ -208,6 +211,10 @@ class View(models.Model):
     element = models.CharField(max_length=20, choices=Element)
     level = models.CharField(max_length=10, choices=Level, blank=True)
     text = models.TextField(max_length=5000)
+    # Practice that already works, and any saving or gain in quality, in the respondent's words.
+    example = models.TextField(max_length=5000, blank=True)
+    # Which wording of the question the view answered (feedback.questions); None for mail and spreadsheets.
+    question_version = models.PositiveSmallIntegerField(null=True, blank=True)
     # Kept by the database from the text (GIN-indexed on PostgreSQL: migration 0017).
     search_vector = models.GeneratedField(
         expression=EnglishWords("text"), output_field=SearchVectorField(), db_persist=True

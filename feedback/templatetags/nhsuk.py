@@ -87,6 +87,8 @@ class Option:
     id: str
     label: str
     tag: SafeString
+    hint: str = ""
+    hint_id: str = ""
 
 
 @dataclass
@@ -107,6 +109,8 @@ class NhsukField:
     # Classes the widget was given that belong on the radios or checkboxes
     # container, such as nhsuk-radios--inline.
     container_classes: str = ""
+    # The page's heading is this field's question (NHS.UK: one question a page, the label as the h1).
+    heading: bool = False
     maxlength: int | None = None
     info_id: str = ""
     describedby: str = ""
@@ -137,13 +141,24 @@ def _join(*parts: str) -> str:
 
 def _options(bound_field: BoundField, input_class: str) -> list[Option]:
     options = []
+    # A field may describe its options (`option_hints`, by value): each hint sits under its option's label.
+    hints = getattr(bound_field.field, "option_hints", {})
     for subwidget in bound_field.subwidgets:
         # Each option inherits the widget's attributes; its class is the
         # design system's, and the widget's own class goes on the container.
         attrs = {**subwidget.data["attrs"], "class": input_class}
+        option_id = subwidget.id_for_label or ""
+        hint = hints.get(subwidget.data["value"], "")
+        hint_id = f"{option_id}-hint" if hint and option_id else ""
+        if hint_id:
+            attrs["aria-describedby"] = hint_id
         options.append(
             Option(
-                id=subwidget.id_for_label or "", label=subwidget.choice_label, tag=_input_tag(subwidget.data, attrs)
+                id=option_id,
+                label=subwidget.choice_label,
+                tag=_input_tag(subwidget.data, attrs),
+                hint=hint,
+                hint_id=hint_id,
             )
         )
     return options
@@ -202,6 +217,10 @@ def nhsuk_field(context: template.Context, bound_field: BoundField) -> NhsukFiel
         legend_classes=_join("nhsuk-fieldset__legend nhsuk-fieldset__legend--s", visually_hidden),
         group_classes=_join("nhsuk-form-group", "nhsuk-form-group--error" if error else ""),
     )
+    if getattr(bound_field.field, "label_as_heading", False):
+        spec.heading = True
+        spec.label_classes = _join("nhsuk-label nhsuk-label--l", visually_hidden)
+        spec.legend_classes = _join("nhsuk-fieldset__legend nhsuk-fieldset__legend--l", visually_hidden)
     wrapper_class = context.get("wrapper_class") or ""
 
     if kind == "hidden":
@@ -268,6 +287,8 @@ def _shape(form: forms.BaseForm) -> tuple:
                 repr(field.initial),
                 repr(field.widget.attrs),
                 getattr(field, "conditionally_required", False),
+                getattr(field, "label_as_heading", False),
+                repr(getattr(field, "option_hints", None)),
             )
             for name, field in form.fields.items()
         ),

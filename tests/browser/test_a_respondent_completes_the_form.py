@@ -3,6 +3,7 @@ import re
 import pytest
 
 from feedback.models import Element, Level, OrganisationType, Region, Role, Submission
+from feedback.questions import CURRENT_VERSION, QUESTIONS
 
 from .keyboard import press_on, tab_to
 
@@ -43,15 +44,20 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
     choose(page, "#id_region_0", f"input[name=region][value={Region.NORTH_WEST}]")
     press_on(page, "button:has-text('Continue')")
 
-    assert page.title() == "Add a view" + SUFFIX
-    check.page(page, "your-view", javascript=javascript)
-    tab_to(page, ".nhsuk-details__summary")
-    page.keyboard.press("Enter")
-    assert page.locator("details.nhsuk-details").evaluate("el => el.open")
+    assert page.title() == "Which part of the challenge is your view about?" + SUFFIX
+    check.page(page, "choose-element", javascript=javascript)
     choose(page, "#id_element_0", f"input[name=element][value={Element.PRIORITISATION}]")
-    choose(page, "#id_level_0", f"input[name=level][value={Level.REGIONAL}]")
+    press_on(page, "button:has-text('Continue')")
+
+    asked = QUESTIONS[CURRENT_VERSION]
+    assert page.title() == asked[Element.PRIORITISATION].text + SUFFIX
+    assert page.locator("h1").inner_text() == asked[Element.PRIORITISATION].text
+    check.page(page, "your-view", javascript=javascript)
     tab_to(page, "#id_text")
     page.keyboard.type("Procurement of common supplies should be organised once per region.")
+    choose(page, "#id_level_0", f"input[name=level][value={Level.REGIONAL}]")
+    tab_to(page, "#id_example")
+    page.keyboard.type("Our region buys dressings once and saved 8% last year.")
     press_on(page, "button:has-text('Save and continue')")
 
     assert page.title() == "Your views" + SUFFIX
@@ -59,6 +65,8 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
     choose(page, "#id_add_another_0", "input[name=add_another][value=yes]")
     press_on(page, "button:has-text('Continue')")
     choose(page, "#id_element_0", f"input[name=element][value={Element.ENGAGEMENT}]")
+    press_on(page, "button:has-text('Continue')")
+    assert page.locator("h1").inner_text() == asked[Element.ENGAGEMENT].text
     tab_to(page, "#id_text")
     page.keyboard.type("Joint discharge teams with social care would stop patients waiting in acute beds.")
     press_on(page, "button:has-text('Save and continue')")
@@ -71,6 +79,8 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
     tab_to(page, "#id_principles_0")
     page.keyboard.press("Space")
     tab_to(page, "#id_consent_to_quote")
+    page.keyboard.press("Space")
+    tab_to(page, "#id_consent_to_share")
     page.keyboard.press("Space")
     tab_to(page, "#id_consent_to_contact")
     page.keyboard.press("Space")
@@ -92,5 +102,6 @@ def test_a_respondent_completes_the_form_with_the_keyboard_alone_and_gets_a_rece
         Element.PRIORITISATION,
         Element.ENGAGEMENT,
     ]
-    assert submission.consent_to_quote and submission.consent_to_contact
+    assert submission.consent_to_quote and submission.consent_to_contact and submission.consent_to_share
+    assert submission.views.get(position=1).example == "Our region buys dressings once and saved 8% last year."
     assert submission.email == "priya.shah@example.nhs.uk"

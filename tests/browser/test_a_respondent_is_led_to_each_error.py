@@ -49,6 +49,7 @@ def test_a_respondent_who_makes_mistakes_is_led_to_each_error_from_the_error_sum
     page.goto("/give-views/about-you/")
     tab_to(page, "#id_email")
     page.keyboard.type("priya.shah@")
+    page.locator("#id_on_behalf_of_organisation").check()
     press_on(page, "button:has-text('Continue')")
     follow_each_error(
         page,
@@ -58,7 +59,7 @@ def test_a_respondent_who_makes_mistakes_is_led_to_each_error_from_the_error_sum
         expected=[
             "Enter an email address in the correct format, like name@example.nhs.uk",
             "Select your role",
-            "Enter the name of your organisation",
+            "Enter the name of the organisation you are responding for",
             "Select the type of organisation",
             "Select a region",
         ],
@@ -72,14 +73,23 @@ def test_a_respondent_who_makes_mistakes_is_led_to_each_error_from_the_error_sum
     page.locator("#id_region_1").check()
     press_on(page, "button:has-text('Continue')")
 
+    press_on(page, "button:has-text('Continue')")
+    follow_each_error(
+        page,
+        check,
+        "choose-element-errors",
+        javascript=javascript,
+        expected=["Select which part of the challenge this view is about"],
+    )
     page.locator("#id_element_0").check()
+    press_on(page, "button:has-text('Continue')")
     press_on(page, "button:has-text('Save and continue')")
     follow_each_error(
         page,
         check,
         "your-view-errors",
         javascript=javascript,
-        expected=["Select whether this should be done nationally, regionally or locally", "Enter your view"],
+        expected=["Enter your view", "Select where this would be best organised"],
     )
     page.locator("#id_level_0").check()
     page.locator("#id_text").fill("Buy common supplies once for the whole NHS.")

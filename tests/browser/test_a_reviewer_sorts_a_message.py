@@ -95,7 +95,7 @@ def test_a_mistake_in_a_view_is_shown_beside_it_and_keeps_what_was_typed(open_br
     page.locator("#id_views-0-text").fill(FIRST)
     follow(page, "button:has-text('Save the views')")
 
-    assert "Select whether this should be done nationally, regionally or locally" in page.content()
+    assert "Select where this would be best organised" in page.content()
     assert page.locator("#id_views-0-text").input_value() == FIRST
     check.page(page, "sorting-error")
     assert not Submission.objects.exists()

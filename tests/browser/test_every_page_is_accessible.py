@@ -5,6 +5,7 @@ CSS pixels, and a screenshot.
 """
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -13,7 +14,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from feedback import digests, emails
-from feedback.models import KEPT_FOR, Element, EmailStatus, Export, ExportStatus, Subscription, Theme
+from feedback.models import KEPT_FOR, CallWindow, Element, EmailStatus, Export, ExportStatus, Subscription, Theme
 
 from ..factories import AcknowledgementFactory, SubmissionFactory
 from .keyboard import focused_id, follow
@@ -30,6 +31,7 @@ def fill_up_to_check(page) -> None:
     page.locator("#id_region_0").check()
     follow(page, "button:has-text('Continue')")
     page.locator("#id_element_1").check()
+    follow(page, "button:has-text('Continue')")
     page.locator("#id_text").fill("Clinical leaders should sit on every trust board.")
     follow(page, "button:has-text('Save and continue')")
     page.locator("input[name=add_another][value=no]").check()
@@ -65,12 +67,31 @@ def test_changing_and_removing_a_view_pass_the_checks(page, check):
     assert page.title().startswith("Error: Change view 1")
     check.page(page, "change-view-error")
     page.locator("#id_text").fill("Clinical leaders should chair every trust's quality committee.")
+    follow(page, "text=Move this view to another part of the challenge")
+    assert page.title().startswith("Which part of the challenge"), page.title()
+    check.page(page, "move-view")
+    follow(page, "button:has-text('Continue')")
     follow(page, "button:has-text('Save and continue')")
     follow(page, "a:has-text('Remove view 1')")
     assert page.title().startswith("Remove view 1"), page.title()
     check.page(page, "remove-view")
     follow(page, "button:has-text('Remove view 1')")
-    assert page.title().startswith("Add a view")
+    assert page.title().startswith("Which part of the challenge is your view about?")
+
+
+@pytest.mark.parametrize("state", ["not-open", "closed"])
+def test_the_pages_outside_the_calls_window_pass_the_checks(page, check, state):
+    now = timezone.now()
+    if state == "closed":
+        CallWindow(opens_at=now - timedelta(days=60), closes_at=now - timedelta(days=1)).save()
+    else:
+        CallWindow(opens_at=now + timedelta(days=1), closes_at=now + timedelta(days=60)).save()
+    page.goto("/")
+    assert "Start now" not in page.content()
+    check.page(page, f"start-{state}")
+    page.goto("/give-views/about-you/")
+    assert page.title().startswith("The call for views"), page.title()
+    check.page(page, f"journey-{state}")
 
 
 def test_a_draft_lost_with_its_session_ends_on_a_page_that_passes_the_checks(page, check):

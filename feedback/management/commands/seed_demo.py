@@ -29,7 +29,8 @@ from feedback.campaigns import group_new_views
 from feedback.demo import THEMES, Generator
 from feedback.demo_mail import MailGenerator
 from feedback.mail import store
-from feedback.models import Campaign, MessageOrigin, NotYetCounted, Submission, Theme, ThemeTag, View, tallies
+from feedback.models import Campaign, MessageOrigin, NotYetCounted, Source, Submission, Theme, ThemeTag, View, tallies
+from feedback.questions import CURRENT_VERSION
 from feedback.suggestions import train_and_suggest
 
 COPY_CHUNK = 50_000
@@ -253,7 +254,14 @@ SUBMISSION_FIELDS = [
     "principles",
     "consent_to_quote",
     "consent_to_contact",
+    "consent_to_share",
+    "on_behalf_of_organisation",
 ]
+
+
+def _question_version(row: dict) -> int | None:
+    """Demo views from the form answered today's questions; mail and spreadsheets answered none."""
+    return CURRENT_VERSION if row["source"] == Source.WEB else None
 
 
 class BulkWriter:
@@ -271,7 +279,14 @@ class BulkWriter:
         )
         made_views = View.objects.bulk_create(
             [
-                View(submission_id=made[index].pk, position=position, element=element, level=level, text=text)
+                View(
+                    submission_id=made[index].pk,
+                    position=position,
+                    element=element,
+                    level=level,
+                    text=text,
+                    question_version=_question_version(rows[index]),
+                )
                 for index, position, element, level, text in views
             ],
             batch_size=1000,
@@ -316,10 +331,20 @@ class CopyWriter:
             self._copy(
                 cursor,
                 View,
-                ["id", "submission", "position", "element", "level", "text"],
+                ["id", "submission", "position", "element", "level", "text", "example", "question_version"],
                 (
-                    (pk, submission_ids[index], position, element, level, text)
+                    (
+                        pk,
+                        submission_ids[index],
+                        position,
+                        element,
+                        level,
+                        text,
+                        "",
+                        _csv(_question_version(rows[index])),
+                    )
                     for pk, (index, position, element, level, text) in zip(view_ids, views, strict=True)
+                    for row in [rows[index]]
                 ),
             )
             self._copy(
