@@ -18,10 +18,12 @@ from django.urls import reverse
 
 from . import outbox
 from .forms import MAX_VIEWS, AboutYouForm, PermissionsForm, ViewForm
-from .models import Element, Level, Source, Submission
+from .models import Element, Level, SavedDraft, Source, Submission
 from .questions import question
 
 SESSION_KEY = "draft"
+# In a draft saved for later and resumed: which saved draft it is (the next save updates it; sending deletes it).
+SAVED_ID = "saved_id"
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class Draft:
             )
             if created:
                 outbox.enqueue_acknowledgement(submission)
+            if self.data.get(SAVED_ID):
+                SavedDraft.objects.filter(pk=self.data[SAVED_ID]).delete()
             self.forget()
         return submission
 

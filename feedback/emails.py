@@ -27,7 +27,17 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from . import digest_content
-from .models import Digest, DigestStatus, Element, EmailKind, Export, ExportStatus, OutgoingEmail, Subscription
+from .models import (
+    KEEP_SAVED_DRAFTS,
+    Digest,
+    DigestStatus,
+    Element,
+    EmailKind,
+    Export,
+    ExportStatus,
+    OutgoingEmail,
+    Subscription,
+)
 
 UNSUBSCRIBE_SALT = "feedback.weekly-summary.unsubscribe"
 WEEKLY_QUOTES = 3
@@ -193,6 +203,24 @@ def export_ready(email: OutgoingEmail, shared: dict) -> PortalEmail | None:
     return _build("export-ready", context, to=[email.recipient])
 
 
+def resume_link(email: OutgoingEmail, shared: dict) -> PortalEmail | None:
+    """
+    Links to the answers saved under the address, made as the email goes;
+    None when there are none (nothing is sent, and the request that asked
+    learnt nothing either way).
+    """
+    from . import resume
+
+    links = resume.make_links(email.recipient)
+    if not links:
+        return None
+    context = {
+        "links": [{"url": _absolute(path), "saved_at": saved.saved_at} for saved, path in links],
+        "link_until": timezone.now() + KEEP_SAVED_DRAFTS,
+    }
+    return _build("resume-link", context, to=[email.recipient])
+
+
 # --- The weekly summary ------------------------------------------------------
 
 
@@ -291,4 +319,5 @@ BUILDERS = {
     EmailKind.ACCOUNT_CHANGE: account_change,
     EmailKind.MAIL_REPLY: mail_reply,
     EmailKind.EXPORT_READY: export_ready,
+    EmailKind.RESUME_LINK: resume_link,
 }

@@ -355,6 +355,24 @@ class PermissionsForm(HoneypotForm):
         return consent
 
 
+class LinkEmailForm(PortalForm):
+    """Where to send a link to answers saved for later."""
+
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        help_text="We will send a link to your answers here. It works once, for 28 days.",
+        error_messages={
+            "required": "Enter the email address to send the link to",
+            "invalid": "Enter an email address in the correct format, like name@example.nhs.uk",
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
 class SendForm(HoneypotForm):
     """The check-your-answers page's button: the one-time token and the honeypot."""
 

@@ -10,7 +10,7 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from . import digests, mailbox, outbox, suggestions
+from . import digests, mailbox, outbox, resume, suggestions
 from .periods import Week
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,10 @@ def send_weekly_emails_task() -> dict:
 
 @shared_task
 def clear_expired_sessions_task() -> None:
-    """Delete sessions past their expiry: an abandoned draft holds a respondent's name and email address."""
+    """Delete sessions and saved drafts past their expiry: an abandoned draft holds a name and email address."""
     import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    # Answers saved for later, past their 28 days, hold the same.
+    resume.forget_expired()
 
 
 @shared_task

@@ -16,4 +16,7 @@ urlpatterns = [
     path("give-views/permissions/", views.permissions, name="give_views_permissions"),
     path("give-views/check-your-answers/", views.check_answers, name="give_views_check"),
     path("give-views/received/<uuid:token>/", views.received, name="give_views_received"),
+    path("give-views/save/", views.save_for_later, name="give_views_save"),
+    path("give-views/resume/", views.ask_for_link, name="give_views_ask_for_link"),
+    path("give-views/resume/<str:token>/", views.resume_answers, name="give_views_resume"),
 ]

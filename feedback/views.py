@@ -27,10 +27,10 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
 
-from . import clients
+from . import clients, resume
 from .call import during_the_call, outside_the_call, window
 from .drafts import Draft, next_step
-from .forms import AboutYouForm, AddAnotherForm, ElementForm, PermissionsForm, SendForm, ViewForm
+from .forms import AboutYouForm, AddAnotherForm, ElementForm, LinkEmailForm, PermissionsForm, SendForm, ViewForm
 from .models import Element, OrganisationType, Principle, Region, Role, Submission
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,12 @@ def accessibility(request: HttpRequest) -> HttpResponse:
 
 
 def _after_saving(request: HttpRequest, draft: Draft, default: str) -> HttpResponse:
-    """Go on to `default`, or back to check your answers when the respondent came from there."""
+    """
+    Go on to `default`, or back to check your answers when the respondent came
+    from there, or to saving for later when they pressed that button.
+    """
+    if request.POST.get("later"):
+        return redirect("give_views_save")
     if request.GET.get("change") and draft.next_step == "give_views_check":
         return redirect("give_views_check")
     return redirect(default)
@@ -107,6 +112,8 @@ def views_list(request: HttpRequest) -> HttpResponse:
     draft = Draft.of(request.session)
     if next_step(draft) in ("give_views_about_you", "give_views_add_view"):
         return redirect(next_step(draft))
+    if request.POST.get("later"):
+        return redirect("give_views_save")
     form = AddAnotherForm(request.POST if request.method == "POST" else None, can_add=draft.can_add_view)
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["add_another"] == "yes":
@@ -133,6 +140,8 @@ def add_view(request: HttpRequest) -> HttpResponse:
     draft = Draft.of(request.session)
     if elsewhere := _view_pages(draft, None):
         return elsewhere
+    if request.POST.get("later"):
+        return redirect("give_views_save")
     form = ElementForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         return redirect("give_views_answer", element=form.cleaned_data["element"])
@@ -192,6 +201,8 @@ def change_element(request: HttpRequest, number: int) -> HttpResponse:
     draft = Draft.of(request.session)
     if elsewhere := _view_pages(draft, number):
         return elsewhere
+    if request.POST.get("later"):
+        return redirect("give_views_save")
     view = draft.views[number - 1]
     form = ElementForm(request.POST if request.method == "POST" else None, initial={"element": view["element"]})
     if request.method == "POST" and form.is_valid():
@@ -227,7 +238,7 @@ def permissions(request: HttpRequest) -> HttpResponse:
         form = PermissionsForm(request.POST, email=draft.email)
         if form.is_valid():
             draft.answer("permissions", form.draft_data())
-            return redirect("give_views_check")
+            return _after_saving(request, draft, "give_views_check")
     else:
         form = PermissionsForm(initial=draft.permissions, email=draft.email)
     return render(request, "feedback/permissions.html", {"form": form, "has_email": bool(draft.email)})
@@ -356,20 +367,75 @@ def _submission_for_token(token: str) -> Submission | None:
         return None
 
 
-def _over_rate_limit(request: HttpRequest) -> bool:
-    """Count this send against the client's allowance. Fails open if the cache is down, and only then."""
+def _over_rate_limit(request: HttpRequest, *, group: str = "submit", rate: str | None = None) -> bool:
+    """Count this POST against the client's allowance for `group`. Fails open if the cache is down, and only then."""
     try:
         return is_ratelimited(
             request,
-            group="submit",
+            group=group,
             key=clients.rate_limit_key,
-            rate=settings.QIPP_SUBMIT_RATE,
+            rate=rate or settings.QIPP_SUBMIT_RATE,
             method="POST",
             increment=True,
         )
     except (RedisError, OSError):
         logger.warning("Rate limit not checked: the cache is unavailable", exc_info=True)
         return False
+
+
+# --- Save and come back later -------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@during_the_call
+def save_for_later(request: HttpRequest) -> HttpResponse:
+    """Keep the draft under an email address and send a link to it."""
+    draft = Draft.of(request.session)
+    if draft is None:
+        return redirect("give_views_about_you")
+    form = LinkEmailForm(request.POST if request.method == "POST" else None, initial={"email": draft.email})
+    if request.method == "POST" and form.is_valid():
+        if _over_rate_limit(request, group="resume-link", rate=settings.QIPP_RESUME_LINK_RATE):
+            return render(request, "429.html", status=429)
+        saved = resume.save_for_later(draft, form.cleaned_data["email"])
+        context = {"email": saved.email, "kept_until": saved.kept_until, "next_url": reverse(next_step(draft))}
+        return render(request, "feedback/saved.html", context)
+    return render(request, "feedback/save_for_later.html", {"form": form, "back_url": reverse(next_step(draft))})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@during_the_call
+def ask_for_link(request: HttpRequest) -> HttpResponse:
+    """A new link to answers saved for later. The page says the same whether or not any are saved."""
+    form = LinkEmailForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if _over_rate_limit(request, group="resume-link", rate=settings.QIPP_RESUME_LINK_RATE):
+            return render(request, "429.html", status=429)
+        resume.ask_for_links(form.cleaned_data["email"])
+        return render(request, "feedback/link_asked.html", {"email": form.cleaned_data["email"]})
+    return render(request, "feedback/ask_for_link.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@during_the_call
+def resume_answers(request: HttpRequest, token: str) -> HttpResponse:
+    """
+    The link in the email. Opening it changes nothing (mail scanners open
+    links); its "Continue" button's POST uses it up and brings the answers
+    back into this browser.
+    """
+    if request.method == "POST":
+        draft = resume.resume(token, request.session)
+        if draft is not None:
+            # Back among their views, rather than straight on to the question after them.
+            step = next_step(draft)
+            return redirect("give_views_views" if step == "give_views_permissions" else step)
+    elif resume.saved_for(token) is not None:
+        return render(request, "feedback/resume.html", {"usable": True})
+    return render(request, "feedback/resume.html", {"usable": False}, status=410)
 
 
 @never_cache

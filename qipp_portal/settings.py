@@ -341,8 +341,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.send_weekly_emails_task",
         "schedule": crontab(minute="*/10"),
     },
-    # Hourly at twenty to: delete expired sessions. A draft abandoned half-way
-    # holds a name and email address; it goes within an hour of expiring.
+    # Hourly at twenty to: delete expired sessions and answers saved for later
+    # past their 28 days. A draft abandoned half-way holds a name and email
+    # address; it goes within an hour of expiring.
     "clear-expired-sessions": {
         "task": "feedback.tasks.clear_expired_sessions_task",
         "schedule": crontab(minute=40),
@@ -425,6 +426,8 @@ if QIPP_MIN_FILL_SECONDS < 1:
     raise ImproperlyConfigured("QIPP_MIN_FILL_SECONDS must be at least 1: below that it turns no bot away.")
 # Submissions per client address: a readable 429 page beyond this.
 QIPP_SUBMIT_RATE = env.str("QIPP_SUBMIT_RATE", default="20/h")
+# Links to answers saved for later, asked for by one client address (saving, and asking again).
+QIPP_RESUME_LINK_RATE = env.str("QIPP_RESUME_LINK_RATE", default="10/h")
 # Emails (every kind, feedback/outbox.py): how many times sending is tried
 # before the row is marked failed. The backoff between tries spans more than
 # a day, so an SMTP outage of a day costs latency, not the email.

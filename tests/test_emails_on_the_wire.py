@@ -15,9 +15,19 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from feedback import digests, outbox, sorting
+from feedback import digests, outbox, resume, sorting
 from feedback.mail import store
-from feedback.models import KEPT_FOR, NOT_KNOWN, Element, EmailKind, Export, ExportStatus, MessageOrigin, Subscription
+from feedback.models import (
+    KEPT_FOR,
+    NOT_KNOWN,
+    Element,
+    EmailKind,
+    Export,
+    ExportStatus,
+    MessageOrigin,
+    SavedDraft,
+    Subscription,
+)
 from feedback.periods import Week
 
 from . import mail_samples
@@ -59,7 +69,7 @@ def sink(settings):
 def one_of_each_kind():
     """
     An acknowledgement, a weekly summary, a password link, an account notice,
-    a reply to mail and an export's link, all waiting.
+    a reply to mail, an export's link and a link to saved answers, all waiting.
     """
     submission = SubmissionFactory(
         email="priya@example.nhs.uk",
@@ -102,6 +112,10 @@ def one_of_each_kind():
         user=lead,
         context={"export": str(export.pk)},
     )
+    saved = SavedDraft(email="saver@example.nhs.uk", data={"token": "unused", "views": []})
+    saved.keep()
+    saved.save()
+    resume.ask_for_links(saved.email)
 
 
 def received(sink) -> dict[str, tuple[bytes, email.message.EmailMessage]]:
@@ -122,6 +136,7 @@ def test_every_kind_of_email_arrives_once_with_the_headers_mail_clients_need(sin
         "lead@example.nhs.uk",
         "priya@example.nhs.uk",
         "reader@example.nhs.uk",
+        "saver@example.nhs.uk",
     ]
     for raw in sink.received:
         message = email.message_from_bytes(raw, policy=email.policy.default)

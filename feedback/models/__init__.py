@@ -41,6 +41,7 @@ from .mailbox import (
     MessageStatus,
 )
 from .outbox import STUCK_SENDING_AFTER, EmailKind, EmailStatus, OutgoingEmail, OutgoingEmailQuerySet
+from .saved import KEEP_SAVED_DRAFTS, SavedDraft, new_nonce
 from .submissions import (
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,
@@ -68,6 +69,9 @@ from .themes import (
 from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySet
 
 __all__ = [
+    "KEEP_SAVED_DRAFTS",
+    "SavedDraft",
+    "new_nonce",
     "CallState",
     "CallWindow",
     "SecondOpinion",

@@ -27,6 +27,7 @@ class EmailKind(models.TextChoices):
     ACCOUNT_CHANGE = "account_change", "Account change notice"
     MAIL_REPLY = "mail_reply", "Reply acknowledging a view sent by email"
     EXPORT_READY = "export_ready", "Export ready to download"
+    RESUME_LINK = "resume_link", "Link to answers saved for later"
 
 
 class EmailStatus(models.TextChoices):

@@ -320,3 +320,16 @@ def test_the_staff_account_and_outbox_pages_pass_the_checks(page, check):
     assert f"the respondent of {failed.submission.reference}" in listed
     assert failed.recipient not in listed
     check.page(page, "outbox")
+
+
+def test_asking_for_a_new_link_to_saved_answers_passes_the_checks(page, check):
+    page.goto("/give-views/resume/")
+    assert page.title().startswith("Get a new link to your saved answers")
+    check.page(page, "ask-for-link")
+    follow(page, "button:has-text('Send me a link')")
+    assert page.title().startswith("Error: Get a new link")
+    check.page(page, "ask-for-link-error")
+    page.locator("#id_email").fill("priya.shah@example.nhs.uk")
+    follow(page, "button:has-text('Send me a link')")
+    assert page.title().startswith("Check your email")
+    check.page(page, "link-asked")
