@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from . import digest_content
+from . import digest_content, own
 from .models import (
     KEEP_SAVED_DRAFTS,
     Digest,
@@ -124,6 +124,7 @@ def acknowledgement(email: OutgoingEmail, shared: dict) -> PortalEmail:
         "received_at": submission.received_at,
         "elements": submission.elements,
         "start_url": _absolute(reverse("start")),
+        "own_url": _absolute(own.link_for(submission)),
     }
     return _build("acknowledgement", context, to=[email.recipient])
 

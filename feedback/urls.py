@@ -19,4 +19,6 @@ urlpatterns = [
     path("give-views/save/", views.save_for_later, name="give_views_save"),
     path("give-views/resume/", views.ask_for_link, name="give_views_ask_for_link"),
     path("give-views/resume/<str:token>/", views.resume_answers, name="give_views_resume"),
+    path("your-submission/", views.own_submission, name="own_submission"),
+    path("your-submission/<str:signed>/", views.own_submission_link, name="own_submission_link"),
 ]

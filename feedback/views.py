@@ -27,11 +27,12 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
 
-from . import clients, resume
+from . import clients, own, resume
 from .call import during_the_call, outside_the_call, window
 from .drafts import Draft, next_step
 from .forms import AboutYouForm, AddAnotherForm, ElementForm, LinkEmailForm, PermissionsForm, SendForm, ViewForm
 from .models import Element, OrganisationType, Principle, Region, Role, Submission
+from .questions import question
 
 logger = logging.getLogger(__name__)
 
@@ -436,6 +437,42 @@ def resume_answers(request: HttpRequest, token: str) -> HttpResponse:
     elif resume.saved_for(token) is not None:
         return render(request, "feedback/resume.html", {"usable": True})
     return render(request, "feedback/resume.html", {"usable": False}, status=410)
+
+
+# --- A respondent's own submission --------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def own_submission_link(request: HttpRequest, signed: str) -> HttpResponse:
+    """The link in the receipt email: a button to press (mail scanners open links), then the submission."""
+    submission = own.submission_for(signed)
+    if submission is None:
+        return render(request, "feedback/own_link.html", {"usable": False}, status=404)
+    if request.method == "POST":
+        own.open_in(request.session, submission)
+        return redirect("own_submission")
+    return render(request, "feedback/own_link.html", {"usable": True, "reference": submission.reference})
+
+
+@never_cache
+def own_submission(request: HttpRequest) -> HttpResponse:
+    """The submission this browser opened from its receipt email's link, as it was sent."""
+    submission = own.opened(request.session)
+    if submission is None:
+        return render(request, "feedback/own_link.html", {"usable": False}, status=404)
+    views = [
+        {
+            "number": view.position,
+            "element": view.get_element_display(),
+            "level": view.get_level_display() if view.level else "",
+            "question": asked.text if (asked := question(view.element, view.question_version)) else "",
+            "text": view.text,
+            "example": view.example,
+        }
+        for view in submission.views.all()
+    ]
+    return render(request, "feedback/own_submission.html", {"submission": submission, "views": views})
 
 
 @never_cache

@@ -333,3 +333,20 @@ def test_asking_for_a_new_link_to_saved_answers_passes_the_checks(page, check):
     follow(page, "button:has-text('Send me a link')")
     assert page.title().startswith("Check your email")
     check.page(page, "link-asked")
+
+
+def test_a_respondents_own_submission_passes_the_checks(page, check):
+    from feedback import own
+
+    submission = SubmissionFactory(
+        views=[{"element": Element.LEADERSHIP, "text": "Boards should back clinical leaders.", "example": "Ours do."}]
+    )
+    page.goto(own.link_for(submission))
+    assert page.title().startswith(f"Your submission {submission.reference}")
+    check.page(page, "own-submission-link")
+    follow(page, "button:has-text('Show my submission')")
+    assert "Boards should back clinical leaders." in page.content()
+    check.page(page, "own-submission")
+    page.goto("/your-submission/not-a-link/")
+    assert page.title().startswith("This link does not work")
+    check.page(page, "own-submission-link-broken")
