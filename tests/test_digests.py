@@ -559,3 +559,18 @@ def test_a_page_of_proposals_shared_in_full_is_only_for_those_who_may_read_diges
     digest = compiled(W47)
     make_staff("Administrators", client=client)
     assert client.get(f"/admin/feedback/digest/{digest.pk}/shared/").status_code == 403
+
+
+def test_a_digest_compiled_before_the_fourth_level_keeps_its_three(lead_client, week_of_data):
+    digest = compiled(W47)
+    assert [level["code"] for level in digest.content["priorities"]] == [level.value for level in Level]
+    three = digest.content
+    three["priorities"] = [level for level in three["priorities"] if level["code"] != Level.SEVERAL]
+    for element in three["elements"]:
+        element["levels"] = [level for level in element["levels"] if level["code"] != Level.SEVERAL]
+    Digest.objects.filter(pk=digest.pk).update(content=three)
+
+    page = lead_client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode()
+
+    assert "Across several local health systems together" not in page
+    assert "Regionally, by each of the 10 strategic health authorities" in page
