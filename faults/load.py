@@ -140,7 +140,14 @@ def journey_to_check(browser: Browser, outcome: Outcome) -> Response | None:
     """Walk from about-you to check-your-answers; the check page (with the token) or None if a step failed."""
     steps = [
         ("about-you", "/give-views/about-you/", {**ABOUT_YOU, "email": outcome.email}),
-        *(("add-view", "/give-views/your-views/add/", view) for view in VIEWS),
+        *(
+            step
+            for view in VIEWS
+            for step in (
+                ("choose-element", "/give-views/your-views/add/", {"element": view["element"]}),
+                ("add-view", f"/give-views/your-views/add/{view['element']}/", view),
+            )
+        ),
         ("no-more-views", "/give-views/your-views/", {"add_another": "no"}),
         ("permissions", "/give-views/permissions/", {"principles": ["coproduction"], "consent_to_quote": "on"}),
     ]
