@@ -198,7 +198,11 @@ def test_the_element_and_level_of_a_text_are_proposed_from_views_people_placed(c
         for _ in range(30):
             text = " ".join(rng.sample(words.split(), 5) + rng.sample(FILLER, 6))
             SubmissionFactory(views=[{"element": element, "text": text}])
-    levels = {Level.NATIONAL: "nationally once procurement contracts", Level.LOCAL: "locally each trust own sites"}
+    levels = {
+        Level.NATIONAL: "nationally once procurement contracts",
+        Level.SEVERAL: "neighbouring trusts together shared network",
+        Level.LOCAL: "locally each trust own sites",
+    }
     for level, words in levels.items():
         for _ in range(25):
             text = " ".join(rng.sample(words.split(), 4) + rng.sample(FILLER, 6))
@@ -221,6 +225,8 @@ def test_the_element_and_level_of_a_text_are_proposed_from_views_people_placed(c
     national = suggestions.propose("Sign the procurement contracts once, nationally.")
     assert national["element"][0] == Element.PRIORITISATION
     assert national["level"][0] == Level.NATIONAL
+    together = suggestions.propose("Prioritise this: neighbouring trusts in a shared network, together.")
+    assert together["level"][0] == Level.SEVERAL, "the level for several local systems is learnt like the others"
     assert "The machine's guess for the whole message: Leadership focus and behaviours (" in page
 
 
