@@ -268,7 +268,6 @@ class ViewForm(PortalForm):
         super().__init__(data, *args, **kwargs)
         # Required for prioritisation views only, so never labelled "(optional)".
         self.fields["level"].conditionally_required = True
-        self.element = element
         if element is None:
             return
         self.order_fields(["element", "text", "level", "example"])
