@@ -40,8 +40,11 @@ def _forget(**kwargs) -> None:
     _kept = None
 
 
-def outside_the_call(request: HttpRequest, *, fresh: bool = False) -> HttpResponse | None:
-    """The page saying the call is not open (refusing a form sent to it), or None while it is open."""
+def outside_the_call(request: HttpRequest, *, fresh: bool = False, refusing: str = "answers") -> HttpResponse | None:
+    """
+    The page saying the call is not open (refusing a form sent to it: the
+    respondent's "answers", a "change" or a "withdrawal"), or None while it is open.
+    """
     call = window(fresh=fresh)
     state = call.state()
     if state == CallState.OPEN:
@@ -50,7 +53,7 @@ def outside_the_call(request: HttpRequest, *, fresh: bool = False) -> HttpRespon
     return render(
         request,
         "feedback/call_not_open.html",
-        {"call": call, "closed": state == CallState.CLOSED, "refused": refused},
+        {"call": call, "closed": state == CallState.CLOSED, "refused": refused and refusing},
         status=403 if refused else 200,
     )
 

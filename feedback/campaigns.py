@@ -386,3 +386,24 @@ def _record(table: _Table, matches: dict[int, int]) -> tuple[int, int]:
     ):
         Campaign.objects.filter(pk=campaign_id).update(size=size)
     return joined, len(changed)
+
+
+def forget_views(view_ids: list[int]) -> None:
+    """
+    Take views out of grouping: changed ones (their signature is made again
+    from their new words, and they are grouped as new) and those about to be
+    deleted. Their campaigns are counted again, and a campaign that one of
+    them led is led by its earliest remaining view.
+    """
+    campaign_ids = set(
+        ViewFingerprint.objects.filter(view_id__in=view_ids, campaign__isnull=False).values_list(
+            "campaign_id", flat=True
+        )
+    )
+    ViewFingerprint.objects.filter(view_id__in=view_ids).delete()
+    for campaign in Campaign.objects.filter(pk__in=campaign_ids).order_by("pk").select_for_update():
+        members = ViewFingerprint.objects.filter(campaign=campaign).exclude(view_id__in=view_ids)
+        campaign.size = members.count()
+        if campaign.first_view_id in view_ids or campaign.first_view_id is None:
+            campaign.first_view_id = members.order_by("view_id").values_list("view_id", flat=True).first()
+        campaign.save(update_fields=["size", "first_view"])

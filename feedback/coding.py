@@ -40,6 +40,7 @@ STATES = {
     "untagged": "Not yet coded",
     "suggested": "With machine suggestions",
     "second": "Second opinions (coded blind)",
+    "changed": "Changed by the respondent (themes to read again)",
     "all": "All views",
 }
 
@@ -90,6 +91,8 @@ class Queue:
             views = views.filter(Exists(machine))
         elif self.state == "second":
             views = views.filter(second_opinion__second_at__isnull=True)
+        elif self.state == "changed":
+            views = views.filter(Exists(ThemeTag.objects.filter(view=OuterRef("pk"), to_review=True)))
         if self.level:
             views = views.filter(level=self.level)
         if self.theme:
@@ -210,8 +213,10 @@ def code(view: View, *, by, chosen: dict[int, str], ip: str | None = None) -> bo
                     tag.delete()
                 else:
                     tag.reject(by=by)
+        # The reviewer read the view as it stands: themes flagged when its respondent changed it are settled.
+        settled = view.tags.filter(to_review=True).update(to_review=False)
         after = sorted(str(tag) for tag in view.tags.select_related("theme"))
-        changed = before != after or bool(confirming)
+        changed = before != after or bool(confirming) or bool(settled)
         _draw_for_second_opinion(view, by=by, themes=themes)
         if changed:
             AuditEvent.objects.record(

@@ -73,9 +73,13 @@ def summary(*, now: datetime, weeks: int = 12) -> dict:
 
 
 def _submission_totals(this_week: Week) -> dict:
-    totals = {"submissions": 0, "this_week": 0, "last_week": 0, "unread": 0}
+    totals = {"submissions": 0, "this_week": 0, "last_week": 0, "unread": 0, "withdrawn": 0}
     last_monday = this_week.previous().monday
     for week, status, count in SubmissionTally.objects.values_list("week", "status", "submissions"):
+        if status == Status.WITHDRAWN:
+            # Tombstones: counted apart, and in none of the figures (their views are gone too).
+            totals["withdrawn"] += count
+            continue
         totals["submissions"] += count
         totals["this_week"] += count if week == this_week.monday else 0
         totals["last_week"] += count if week == last_monday else 0

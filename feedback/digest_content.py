@@ -22,7 +22,13 @@ from .models import Digest
 # The shape of the content compiled now. Digests compiled before the number
 # was stored have the first shape. 2 added campaigns and distinct texts, and
 # grouped the national policy proposals, and the coding's agreement figures.
-SCHEMA = 3
+# 3 counted organisations apart from individuals; 4 notes what respondents
+# changed or withdrew since the last digest.
+SCHEMA = 4
+
+# In place of a withdrawn respondent's words, wherever a digest stored them.
+WITHDRAWN_WORDS = "[withdrawn]"
+WITHDRAWN_ATTRIBUTION = "Withdrawn by the respondent"
 
 
 class Period(TypedDict):
@@ -89,6 +95,7 @@ class CampaignSummary(TypedDict):
     views: int  # in this digest
     size: int  # in all, when the digest was compiled
     excerpt: str  # the first letter's opening, only if its sender agreed to be quoted
+    submission_id: NotRequired[int | None]  # the first letter's sender (from schema 4)
 
 
 class AgreementFigures(TypedDict):
@@ -151,6 +158,31 @@ class NationalPolicy(TypedDict):
     shared: int | None
 
 
+class ChangedView(TypedDict):
+    submission_id: int
+    reference: str
+    element: str  # its label
+    digest_number: int  # the earlier digest that counted it
+
+
+class WithdrawnSubmission(TypedDict):
+    submission_id: int
+    reference: str
+    digest_number: int
+
+
+class SincePrevious(TypedDict):
+    """What respondents changed or withdrew after the previous digest was compiled."""
+
+    since: str | None  # when the previous digest was compiled; None for the first
+    changed_views: int  # of submissions earlier digests counted
+    changed_submissions: int
+    changed: list[ChangedView]  # the first 50
+    withdrawn: int  # submissions earlier digests counted: their figures stay, their words are gone
+    withdrawn_uncounted: int  # withdrawn before any digest counted them
+    withdrawn_list: list[WithdrawnSubmission]  # the first 50
+
+
 class Content(TypedDict):
     schema: int
     period: Period
@@ -160,6 +192,7 @@ class Content(TypedDict):
     priorities: list[Share]
     breakdowns: Breakdowns
     national_policy: NationalPolicy
+    since_previous: SincePrevious | None  # None before respondents could change or withdraw
 
 
 def read(stored: dict) -> Content:
@@ -183,13 +216,57 @@ def read(stored: dict) -> Content:
         content["headline"].setdefault("individuals", None)
         content["national_policy"].setdefault("shared", None)
         content["schema"] = 3
+    if content["schema"] < 4:
+        content["since_previous"] = None
+        content["schema"] = 4
     # Later versions add their upgrade steps here, oldest first.
     return content
 
 
-def submissions_url(digest: Digest, *, absolute: bool = False, **filters: str) -> str:
-    """The submission list filtered to exactly the rows behind one of the digest's figures."""
-    path = f"{reverse('admin:feedback_submission_changelist')}?{urlencode({'digest': digest.pk, **filters})}"
+def withdraw_words(content: dict, submission_ids: set[int], *, led_campaigns: set[int] = frozenset()) -> int:
+    """
+    In a digest's stored content (of any schema), replace the words of
+    `submission_ids` with "[withdrawn]", in place: their quotes and proposals,
+    and the excerpts of campaigns their views led (`led_campaigns`, for
+    excerpts stored before they named their submission). Returns how many passages.
+    """
+    passages = [
+        *(quote for element in content.get("elements", []) for quote in element.get("quotes", [])),
+        *content.get("national_policy", {}).get("proposals", []),
+        *(
+            proposal
+            for group in content.get("national_policy", {}).get("groups", [])
+            for proposal in group.get("proposals", [])
+        ),
+        # A campaign's excerpt is its first view's words.
+        *(
+            campaign
+            for element in content.get("elements", [])
+            for campaign in element.get("campaigns", [])
+            if campaign.get("excerpt")
+        ),
+    ]
+    taken = 0
+    for passage in passages:
+        theirs = passage.get("submission_id") in submission_ids
+        if "excerpt" in passage:
+            theirs = theirs or ("submission_id" not in passage and passage.get("id") in led_campaigns)
+        if not theirs:
+            continue
+        if "excerpt" in passage:
+            if passage["excerpt"] != WITHDRAWN_WORDS:
+                passage["excerpt"] = WITHDRAWN_WORDS
+                taken += 1
+        elif passage["text"] != WITHDRAWN_WORDS:
+            passage.update(text=WITHDRAWN_WORDS, attribution=WITHDRAWN_ATTRIBUTION)
+            taken += 1
+    return taken
+
+
+def submissions_url(digest: Digest | None, *, absolute: bool = False, **filters: str) -> str:
+    """The submission list filtered to exactly the rows behind one of the digest's figures (or any digest's)."""
+    query = {"digest": digest.pk, **filters} if digest else filters
+    path = f"{reverse('admin:feedback_submission_changelist')}?{urlencode(query)}"
     return settings.SITE_URL + path if absolute else path
 
 
@@ -252,6 +329,12 @@ def present(digest: Digest, *, absolute: bool = False) -> dict:
             campaign["url"] = link(campaign=str(campaign["id"]))
     national_policy["url"] = link(element="national_policy")
     content["national_policy"]["not_quotable_url"] = link(element="national_policy", quotable="no")
+    since = content["since_previous"]
+    if since is not None:
+        since["changed_url"] = submissions_url(None, absolute=absolute, changed="yes")
+        since["withdrawn_url"] = submissions_url(None, absolute=absolute, status__exact="withdrawn")
+        for row in [*since["changed"], *since["withdrawn_list"]]:
+            row["url"] = change_link(row["submission_id"])
     shared_path = reverse("admin:feedback_digest_shared", args=[digest.pk])
     content["national_policy"]["shared_url"] = settings.SITE_URL + shared_path if absolute else shared_path
     return content

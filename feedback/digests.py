@@ -20,7 +20,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
-from .digest_content import SCHEMA, Content
+from .digest_content import SCHEMA, Content, withdraw_words
 from .lookups import having_ids
 from .models import (
     COMPILED,
@@ -34,6 +34,7 @@ from .models import (
     Region,
     Role,
     Stance,
+    Status,
     Submission,
     ThemeTag,
     View,
@@ -48,6 +49,7 @@ REPRESENTATIVE_PROPOSALS = 3
 CAMPAIGNS_PER_ELEMENT = 5
 CAMPAIGN_EXCERPT_CHARACTERS = 300
 QUOTE_MAX_CHARACTERS = 700
+SINCE_LISTED = 50  # references listed by name under "since the last digest"; all are counted
 
 
 # --- Wording computed from the numbers ---------------------------------------
@@ -182,6 +184,7 @@ def _compile_claimed(digest: Digest) -> None:
             with transaction.atomic():
                 _count_into(digest)
                 content = build_content(digest)
+                _leave_out_withdrawn(content)
                 number = (Digest.objects.aggregate(highest=Max("number"))["highest"] or 0) + 1
                 Digest.objects.filter(pk=digest.pk).update(
                     status=DigestStatus.READY,
@@ -195,6 +198,29 @@ def _compile_claimed(digest: Digest) -> None:
             # Another week's digest took the same number at the same moment.
             continue
     raise RuntimeError("Could not number the digest.")
+
+
+def _leave_out_withdrawn(content: dict) -> None:
+    """
+    Words of a submission withdrawn while the compile ran become "[withdrawn]"
+    before the content is stored. Asked last, locking the quoted submissions'
+    rows, so a withdrawal under way is waited for: either it committed first
+    (and is seen here) or it waits for this compile and then takes the words
+    out of the stored digest itself (feedback.changes.withdraw).
+    """
+    quoted = {
+        passage["submission_id"]
+        for element in content["elements"]
+        for passage in [*element["quotes"], *element["campaigns"]]
+        if passage.get("submission_id")
+    }
+    quoted |= {
+        proposal["submission_id"] for group in content["national_policy"]["groups"] for proposal in group["proposals"]
+    }
+    rows = Submission.objects.select_for_update().filter(pk__in=quoted).order_by("pk").values_list("pk", "status")
+    withdrawn = {pk for pk, status in rows if status == Status.WITHDRAWN}
+    if withdrawn:
+        withdraw_words(content, withdrawn)
 
 
 def _count_into(digest: Digest) -> int:
@@ -405,6 +431,53 @@ def build_content(digest: Digest) -> Content:
             "role": _breakdown(counted.count("role"), Role, new),
         },
         "national_policy": _national_policy(counted),
+        "since_previous": _since_previous(digest),
+    }
+
+
+def _since_previous(digest: Digest) -> dict:
+    """
+    What respondents changed or withdrew since the last digest was compiled:
+    views changed whose submissions an earlier digest counted (this digest
+    counts its own as they stand), and submissions withdrawn, whether an
+    earlier digest counted them (its figures stay; their words are gone
+    from it) or none had yet (none ever will).
+    """
+    since = Digest.objects.compiled().exclude(pk=digest.pk).aggregate(last=Max("compiled_at"))["last"]
+    changed = View.objects.filter(changed_at__isnull=False, submission__membership__isnull=False).exclude(
+        submission__membership__digest=digest
+    )
+    withdrawn = Submission.objects.filter(withdrawn_at__isnull=False)
+    if since is not None:
+        changed, withdrawn = changed.filter(changed_at__gt=since), withdrawn.filter(withdrawn_at__gt=since)
+    changed = list(
+        changed.order_by("changed_at", "pk").values_list(
+            "submission_id", "submission__reference", "element", "submission__membership__digest__number"
+        )
+    )
+    withdrawn = list(
+        withdrawn.order_by("withdrawn_at", "pk").values_list("pk", "reference", "membership__digest__number")
+    )
+    counted = [row for row in withdrawn if row[2] is not None]
+    return {
+        "since": since.isoformat() if since else None,
+        "changed_views": len(changed),
+        "changed_submissions": len({row[0] for row in changed}),
+        "changed": [
+            {
+                "submission_id": submission,
+                "reference": reference,
+                "element": Element(element).label,
+                "digest_number": number,
+            }
+            for submission, reference, element, number in changed[:SINCE_LISTED]
+        ],
+        "withdrawn": len(counted),
+        "withdrawn_uncounted": len(withdrawn) - len(counted),
+        "withdrawn_list": [
+            {"submission_id": submission, "reference": reference, "digest_number": number}
+            for submission, reference, number in counted[:SINCE_LISTED]
+        ],
     }
 
 
@@ -462,7 +535,7 @@ def _campaigns(counted: _Counted, views_by_element: Counter) -> dict[str, tuple[
         view.pk: view
         for view in View.objects.filter(pk__in=[about[campaign][1] for campaign in shown])
         .select_related("submission")
-        .only("text", "submission__consent_to_quote")
+        .only("text", "submission_id", "submission__consent_to_quote")
     }
     found = {}
     for element in Element:
@@ -476,7 +549,16 @@ def _campaigns(counted: _Counted, views_by_element: Counter) -> dict[str, tuple[
                 excerpt = first.text.strip()
                 if len(excerpt) > CAMPAIGN_EXCERPT_CHARACTERS:
                     excerpt = excerpt[:CAMPAIGN_EXCERPT_CHARACTERS].rsplit(" ", 1)[0] + "…"
-            summaries.append({"id": campaign, "views": views[element][campaign], "size": size, "excerpt": excerpt})
+            summaries.append(
+                {
+                    "id": campaign,
+                    "views": views[element][campaign],
+                    "size": size,
+                    "excerpt": excerpt,
+                    # Whose words the excerpt is, should they withdraw them (feedback.changes).
+                    "submission_id": first.submission_id if first is not None else None,
+                }
+            )
         distinct = views_by_element.get(element, 0) - sum(views[element].values()) + len(views[element])
         found[element] = (distinct, summaries)
     return found

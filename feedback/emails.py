@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from . import digest_content, own
+from . import call, digest_content, own
 from .models import (
     KEEP_SAVED_DRAFTS,
     Digest,
@@ -125,6 +125,7 @@ def acknowledgement(email: OutgoingEmail, shared: dict) -> PortalEmail:
         "elements": submission.elements,
         "start_url": _absolute(reverse("start")),
         "own_url": _absolute(own.link_for(submission)),
+        "closes": call.window().closes,
     }
     return _build("acknowledgement", context, to=[email.recipient])
 
@@ -241,9 +242,14 @@ def weekly_summary_context(*, digest: Digest, codes: list[str], unsubscribe_url:
     elements = [
         {**element, "top_themes": element["themes"][:3]} for element in content["elements"] if element["code"] in codes
     ]
-    quotes = [{**quote, "element": element["label"]} for element in elements for quote in element["quotes"]][
-        :WEEKLY_QUOTES
-    ]
+    # Words withdrawn since the digest was compiled are left out, not shown as "[withdrawn]".
+    withdrawn = digest_content.WITHDRAWN_WORDS
+    quotes = [
+        {**quote, "element": element["label"]}
+        for element in elements
+        for quote in element["quotes"]
+        if quote["text"] != withdrawn
+    ][:WEEKLY_QUOTES]
     return {
         "week": content["period"]["label"],
         "digest": digest,
@@ -251,6 +257,7 @@ def weekly_summary_context(*, digest: Digest, codes: list[str], unsubscribe_url:
         "approved": digest.status == DigestStatus.APPROVED,
         "digest_url": _absolute(reverse("admin:feedback_digest_read", args=[digest.pk])),
         "headline": content["headline"],
+        "since": content["since_previous"],
         "elements": elements,
         "nothing_new": not any(element["submissions"] for element in elements),
         "quotes": quotes,

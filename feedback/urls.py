@@ -20,5 +20,7 @@ urlpatterns = [
     path("give-views/resume/", views.ask_for_link, name="give_views_ask_for_link"),
     path("give-views/resume/<str:token>/", views.resume_answers, name="give_views_resume"),
     path("your-submission/", views.own_submission, name="own_submission"),
+    path("your-submission/views/<int:number>/", views.own_change_view, name="own_change_view"),
+    path("your-submission/withdraw/", views.own_withdraw, name="own_withdraw"),
     path("your-submission/<str:signed>/", views.own_submission_link, name="own_submission_link"),
 ]

@@ -27,11 +27,11 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
 
-from . import clients, own, resume
+from . import changes, clients, own, resume
 from .call import during_the_call, outside_the_call, window
 from .drafts import Draft, next_step
 from .forms import AboutYouForm, AddAnotherForm, ElementForm, LinkEmailForm, PermissionsForm, SendForm, ViewForm
-from .models import Element, OrganisationType, Principle, Region, Role, Submission
+from .models import CallState, Element, OrganisationType, Principle, Region, Role, Submission
 from .questions import question
 
 logger = logging.getLogger(__name__)
@@ -457,7 +457,10 @@ def own_submission_link(request: HttpRequest, signed: str) -> HttpResponse:
 
 @never_cache
 def own_submission(request: HttpRequest) -> HttpResponse:
-    """The submission this browser opened from its receipt email's link, as it was sent."""
+    """
+    The submission this browser opened from its receipt email's link, as it
+    stands, with a way to change each view or withdraw it all while the call is open.
+    """
     submission = own.opened(request.session)
     if submission is None:
         return render(request, "feedback/own_link.html", {"usable": False}, status=404)
@@ -469,10 +472,78 @@ def own_submission(request: HttpRequest) -> HttpResponse:
             "question": asked.text if (asked := question(view.element, view.question_version)) else "",
             "text": view.text,
             "example": view.example,
+            "changed_at": view.changed_at,
         }
         for view in submission.views.all()
     ]
-    return render(request, "feedback/own_submission.html", {"submission": submission, "views": views})
+    call = window()
+    context = {
+        "submission": submission,
+        "views": views,
+        "call": call,
+        "can_change": not submission.withdrawn and call.state() == CallState.OPEN,
+        # Just changed (the change page's redirect says which): a banner says so.
+        "changed": next((view["number"] for view in views if str(view["number"]) == request.GET.get("changed")), None),
+    }
+    return render(request, "feedback/own_submission.html", context)
+
+
+def _own_changeable(request: HttpRequest) -> tuple[Submission | None, HttpResponse | None]:
+    """The opened submission, or the page to show instead: none opened, withdrawn, or (for a GET) the call not open."""
+    submission = own.opened(request.session)
+    if submission is None:
+        return None, render(request, "feedback/own_link.html", {"usable": False}, status=404)
+    if submission.withdrawn or (request.method == "GET" and window().state() != CallState.OPEN):
+        return None, redirect("own_submission")
+    return submission, None
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def own_change_view(request: HttpRequest, number: int) -> HttpResponse:
+    """Change one view of one's own submission: its words, level and example (its part of the challenge stays)."""
+    submission, elsewhere = _own_changeable(request)
+    if elsewhere:
+        return elsewhere
+    view = get_object_or_404(submission.views, position=number)
+    if request.method == "POST":
+        form = ViewForm(request.POST, element=view.element)
+        # Read afresh: a change that arrives after the close is refused, and nothing of it is kept.
+        if closed := outside_the_call(request, fresh=True, refusing="change"):
+            return closed
+        if form.is_valid():
+            try:
+                changes.change_view(
+                    view,
+                    text=form.cleaned_data["text"],
+                    level=form.cleaned_data["level"],
+                    example=form.cleaned_data["example"],
+                )
+            except changes.AlreadyWithdrawn:
+                return redirect("own_submission")
+            return redirect(f"{reverse('own_submission')}?{urlencode({'changed': number})}")
+    else:
+        form = ViewForm(
+            initial={"element": view.element, "text": view.text, "level": view.level, "example": view.example},
+            element=view.element,
+        )
+    context = {"form": form, "number": number, "element": Element(view.element), "submission": submission}
+    return render(request, "feedback/own_change_view.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def own_withdraw(request: HttpRequest) -> HttpResponse:
+    """Withdraw one's own submission, after a page that says what that does."""
+    submission, elsewhere = _own_changeable(request)
+    if elsewhere:
+        return elsewhere
+    if request.method == "POST":
+        if closed := outside_the_call(request, fresh=True, refusing="withdrawal"):
+            return closed
+        changes.withdraw(submission)
+        return redirect("own_submission")
+    return render(request, "feedback/own_withdraw.html", {"submission": submission})
 
 
 @never_cache

@@ -188,6 +188,19 @@ class LateFilter(CappedListFilter):
         return queryset
 
 
+class ChangedFilter(CappedListFilter):
+    title = "changed by the respondent"
+    parameter_name = "changed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "A view changed after it was sent")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(Exists(View.objects.filter(submission=OuterRef("pk"), changed_at__isnull=False)))
+        return queryset
+
+
 class AfterTheCallFilter(CappedListFilter):
     """Mail that arrived once the call had closed (it can still be sorted: the team decides)."""
 

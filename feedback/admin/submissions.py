@@ -50,6 +50,7 @@ from .base import CappedChoicesFilter, CappedPaginator, LabelledTabularInline, W
 from .filters import (
     AckProblemFilter,
     CampaignFilter,
+    ChangedFilter,
     DigestFilter,
     ElementFilter,
     LateFilter,
@@ -88,7 +89,9 @@ class ImportForm(forms.Form):
 
 
 def tag_label(tag: ThemeTag) -> str:
-    return str(tag) if tag.is_confirmed else f"{tag} (suggested, not yet confirmed)"
+    if not tag.is_confirmed:
+        return f"{tag} (suggested, not yet confirmed)"
+    return f"{tag} (to read again: the respondent changed the view)" if tag.to_review else str(tag)
 
 
 class ViewInline(admin.StackedInline):
@@ -96,10 +99,31 @@ class ViewInline(admin.StackedInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["element", "level", "question", "text", "example", "themes"]
+    fields = ["element", "level", "question", "text", "example", "themes", "versions"]
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = "views (open a view to tag its themes)"
+
+    @admin.display(description="changed by the respondent")
+    def versions(self, view: View) -> str:
+        if view.version == 1:
+            return "No: as it was sent."
+        earlier = format_html_join(
+            "",
+            "<li>Version {} (given {}, replaced {}){}: {}</li>",
+            (
+                (
+                    old.version,
+                    timezone.localtime(old.given_at).strftime("%d %b %Y %H:%M"),
+                    timezone.localtime(old.replaced_at).strftime("%d %b %Y %H:%M"),
+                    f", {old.get_level_display().lower()}" if old.level else "",
+                    old.text,
+                )
+                for old in view.earlier_versions.all()
+            ),
+        )
+        changed = timezone.localtime(view.changed_at).strftime("%d %b %Y %H:%M")
+        return format_html("Version {}, changed on {}. Earlier:<ul>{}</ul>", view.version, changed, earlier)
 
     @admin.display(description="themes")
     def themes(self, view: View) -> str:
@@ -130,6 +154,10 @@ class NoteInline(LabelledTabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        # A withdrawn submission keeps nothing but its reference: no notes either.
+        return super().has_add_permission(request, obj) and not (obj is not None and obj.withdrawn)
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields
@@ -203,6 +231,7 @@ class SubmissionAdmin(WorkspaceAdmin):
         ThemeFilter,
         StanceFilter,
         UnthemedFilter,
+        ChangedFilter,
         CampaignFilter,
         QuotableFilter,
         DigestFilter,
@@ -249,8 +278,11 @@ class SubmissionAdmin(WorkspaceAdmin):
         respondent = ["role", "organisation", "on_behalf_of_organisation", "organisation_type", "region"]
         if self.can_see_personal_details(request):
             respondent = PERSONAL_FIELDS + respondent
+        first = ["reference", "status", "received_at", "source", "original_message"]
+        if obj is not None and obj.withdrawn:
+            first.insert(2, "withdrawn_at")
         return [
-            (None, {"fields": ["reference", "status", "received_at", "source", "original_message"]}),
+            (None, {"fields": first}),
             ("Respondent", {"fields": respondent}),
             (
                 "Principles and consents",
@@ -259,6 +291,18 @@ class SubmissionAdmin(WorkspaceAdmin):
             ("Status history", {"fields": ["status_history"]}),
             ("Acknowledgement email", {"classes": ["collapse"], "fields": ["acknowledgement"]}),
         ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A withdrawn submission is a tombstone: nobody changes it, its status least of all.
+        if obj is not None and obj.withdrawn:
+            return [*self.readonly_fields, "status", "withdrawn_at"]
+        return self.readonly_fields
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "status":
+            # Only the respondent withdraws a submission (from their own page).
+            kwargs["choices"] = [(code, label) for code, label in Status.choices if code != Status.WITHDRAWN]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # How closely each submission matches the list's search (0 without one): the "match"

@@ -50,6 +50,7 @@ from .submissions import (
     SubmissionManager,
     SubmissionQuerySet,
     View,
+    ViewVersion,
     new_reference,
     normalise_reference,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "ThemeTag",
     "ThemeTagQuerySet",
     "View",
+    "ViewVersion",
     "answerable",
     "confirmed_tags",
     "new_reference",

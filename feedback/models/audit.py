@@ -35,6 +35,9 @@ class AuditAction(models.TextChoices):
     SECOND_OPINION_GIVEN = "second_opinion_given", "Coded a view blind, as a second opinion"
     SECOND_OPINION_SETTLED = "second_opinion_settled", "Settled two reviewers' disagreement"
     CALL_WINDOW_CHANGED = "call_window_changed", "Changed when the call opens or closes"
+    VIEW_CHANGED = "view_changed", "The respondent changed a view"
+    WITHDRAWN = "withdrawn", "The respondent withdrew their submission"
+    DIGEST_WORDS_WITHDRAWN = "digest_words_withdrawn", "Withdrawn words taken out of a digest"
 
 
 class AuditEventManager(models.Manager):

@@ -132,12 +132,13 @@ class Source(models.TextChoices):
 
 
 class Status(models.TextChoices):
-    """Triage status, set by the policy team."""
+    """Triage status, set by the policy team; or withdrawn, by the respondent alone and for good."""
 
     NEW = "new", "New"
     READ = "read", "Read"
     FLAGGED = "flagged", "Flagged"
     ACTIONED = "actioned", "Actioned"
+    WITHDRAWN = "withdrawn", "Withdrawn by the respondent"
 
 
 class Stance(models.TextChoices):

@@ -44,7 +44,9 @@ class SubmissionQuerySet(models.QuerySet):
         """Give each submission the triage status `to`, each change recorded. Returns how many changed."""
         return sum(
             submission.set_status(to, by=by, ip=ip)
-            for submission in self.exclude(status=to).only("pk", "reference", "status", "received_at")
+            for submission in self.exclude(status__in=[to, Status.WITHDRAWN]).only(
+                "pk", "reference", "status", "received_at"
+            )
         )
 
 
@@ -115,6 +117,8 @@ class Submission(models.Model):
     # Distinct from being quoted: the operating framework's team may read the view in full, inside the department.
     consent_to_share = models.BooleanField("may be shared in full with the operating framework team", default=False)
     on_behalf_of_organisation = models.BooleanField("responds on behalf of their organisation", default=False)
+    # Set when the respondent withdrew it (status "withdrawn"): what is left is a tombstone (feedback.changes).
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     # Which digest counted it: `DigestMembership` (`membership`), written by
     # the compile from `NotYetCounted`, so compiling never rewrites this table.
@@ -126,6 +130,10 @@ class Submission(models.Model):
         indexes = [
             # Triage by status, newest first (the dashboard's unread list, the status filter).
             models.Index(fields=["status", "-received_at"], name="submission_status_received"),
+            # The few withdrawn, for the next digest's "withdrawn since the last digest".
+            models.Index(
+                fields=["withdrawn_at"], condition=Q(withdrawn_at__isnull=False), name="submission_withdrawn"
+            ),
         ]
         permissions = [
             ("view_personal_details", "Can see respondents' names and email addresses"),
@@ -141,12 +149,14 @@ class Submission(models.Model):
         """
         Change the triage status, with an audit entry saying from what, to what
         and by whom. A conditional update: of two people changing it at once,
-        one change is made and recorded. False if nothing changed.
+        one change is made and recorded. False if nothing changed, and always
+        for a withdrawn submission: only its respondent withdraws one, and
+        that is for good (feedback.changes.withdraw).
         """
         from .audit import AuditAction, AuditEvent
 
         previous = self.status
-        if previous == to:
+        if previous == to or Status.WITHDRAWN in (previous, to):
             return False
         with transaction.atomic():
             changed = Submission.objects.filter(pk=self.pk, status=previous).update(status=to)
@@ -164,6 +174,10 @@ class Submission(models.Model):
         """Someone opened the submission: a new one is now read, as in a mailbox."""
         if self.status == Status.NEW:
             self.set_status(Status.READ, by=by, ip=ip)
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.status == Status.WITHDRAWN
 
     @property
     def digest(self):
@@ -215,6 +229,10 @@ class View(models.Model):
     example = models.TextField(max_length=5000, blank=True)
     # Which wording of the question the view answered (feedback.questions); None for mail and spreadsheets.
     question_version = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The respondent may change the text, level and example until the call
+    # closes: each change is a new version, the earlier ones kept (ViewVersion).
+    version = models.PositiveSmallIntegerField(default=1)
+    changed_at = models.DateTimeField(null=True, blank=True)
     # Kept by the database from the text (GIN-indexed on PostgreSQL: migration 0017).
     search_vector = models.GeneratedField(
         expression=EnglishWords("text"), output_field=SearchVectorField(), db_persist=True
@@ -234,10 +252,35 @@ class View(models.Model):
                 name="view_level_only_for_prioritisation",
             ),
         ]
-        indexes = [models.Index(fields=["element", "level"], name="view_element_level")]
+        indexes = [
+            models.Index(fields=["element", "level"], name="view_element_level"),
+            # The few changed by their respondents, for the next digest's "changed since the last digest".
+            models.Index(fields=["changed_at"], condition=Q(changed_at__isnull=False), name="view_changed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.submission.reference} view {self.position}"
+
+
+class ViewVersion(models.Model):
+    """An earlier version of a view, kept when its respondent changed it (feedback.changes.change_view)."""
+
+    view = models.ForeignKey(View, on_delete=models.CASCADE, related_name="earlier_versions")
+    version = models.PositiveSmallIntegerField()
+    level = models.CharField(max_length=10, choices=Level, blank=True)
+    text = models.TextField(max_length=5000)
+    example = models.TextField(max_length=5000, blank=True)
+    question_version = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When this version was given: when the submission was received, or the change that made it.
+    given_at = models.DateTimeField()
+    replaced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["view_id", "version"]
+        constraints = [models.UniqueConstraint(fields=["view", "version"], name="view_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.view} version {self.version}"
 
 
 class Note(models.Model):

@@ -98,6 +98,10 @@ class ThemeTag(models.Model):
     # For a machine's suggestion: how sure the model was (0 to 1), and which model it was.
     confidence = models.FloatField(null=True, blank=True)
     model_version = models.CharField(max_length=60, blank=True)
+    # The respondent changed the view's words after this tag was given: a
+    # person should read it again (the workbench's "changed" queue). Saving
+    # the view's themes on the workbench settles it.
+    to_review = models.BooleanField(default=False)
 
     objects = ThemeTagQuerySet.as_manager()
 
