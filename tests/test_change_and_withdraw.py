@@ -486,3 +486,65 @@ def test_a_withdrawal_during_a_compile_waits_for_it_and_then_takes_the_words_out
     digest.refresh_from_db()
     assert OLD_WORDS not in str(digest.content) and "[withdrawn]" in quoted_words(digest.content)
     assert digest.content["headline"]["new"] == 1
+
+
+# --- In the workspace ----------------------------------------------------------------
+
+
+def test_a_reviewer_sees_a_tombstone_and_cannot_give_it_a_status_or_a_note(client, make_staff):
+    submission = prioritisation_submission()
+    changes.withdraw(submission)
+    make_staff("Policy reviewers", client=client)
+    address = f"/admin/feedback/submission/{submission.pk}/change/"
+
+    page = client.get(address).content.decode()
+    posted = client.post(
+        address,
+        {
+            "status": "flagged",
+            "views-TOTAL_FORMS": "0",
+            "views-INITIAL_FORMS": "0",
+            "views-MIN_NUM_FORMS": "0",
+            "views-MAX_NUM_FORMS": "0",
+            "notes-TOTAL_FORMS": "1",
+            "notes-INITIAL_FORMS": "0",
+            "notes-MIN_NUM_FORMS": "0",
+            "notes-MAX_NUM_FORMS": "1000",
+            "notes-0-text": "A note on a tombstone.",
+            "notes-0-submission": submission.pk,
+        },
+    )
+    listed = client.get("/admin/feedback/submission/?status__exact=withdrawn").content.decode()
+
+    assert "Withdrawn by the respondent" in page and submission.reference in page
+    assert 'name="status"' not in page and 'name="notes-0-text"' not in page
+    assert posted.status_code in (200, 302)
+    assert Submission.objects.get(pk=submission.pk).status == Status.WITHDRAWN
+    assert not Note.objects.exists()
+    assert submission.reference in listed
+
+
+def test_a_reviewer_reads_the_words_a_view_had_before_its_respondent_changed_it(client, make_staff):
+    submission = prioritisation_submission()
+    changes.change_view(submission.views.get(position=1), text="New words.", level=Level.LOCAL, example="")
+    make_staff("Policy reviewers", client=client)
+
+    page = client.get(f"/admin/feedback/submission/{submission.pk}/change/").content.decode()
+    changed = client.get("/admin/feedback/submission/?changed=yes").content.decode()
+
+    assert "Version 2, changed on" in page and OLD_WORDS in page and "New words." in page
+    assert submission.reference in changed
+
+
+def test_the_weekly_email_leaves_out_words_withdrawn_after_its_digest_was_compiled():
+    from feedback.emails import weekly_summary_context
+
+    leaving = in_week(W47, consent_to_quote=True)
+    digest = compiled(W47, AFTER_W47)
+    changes.withdraw(leaving)
+    digest.refresh_from_db()
+
+    context = weekly_summary_context(digest=digest, codes=list(Element.values), unsubscribe_url="https://x/")
+
+    assert context["quotes"] == []
+    assert OLD_WORDS not in str(context)

@@ -231,7 +231,7 @@ class View(models.Model):
     question_version = models.PositiveSmallIntegerField(null=True, blank=True)
     # The respondent may change the text, level and example until the call
     # closes: each change is a new version, the earlier ones kept (ViewVersion).
-    version = models.PositiveSmallIntegerField(default=1)
+    version = models.PositiveSmallIntegerField(default=1, db_default=1)
     changed_at = models.DateTimeField(null=True, blank=True)
     # Kept by the database from the text (GIN-indexed on PostgreSQL: migration 0017).
     search_vector = models.GeneratedField(

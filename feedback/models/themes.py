@@ -101,7 +101,7 @@ class ThemeTag(models.Model):
     # The respondent changed the view's words after this tag was given: a
     # person should read it again (the workbench's "changed" queue). Saving
     # the view's themes on the workbench settles it.
-    to_review = models.BooleanField(default=False)
+    to_review = models.BooleanField(default=False, db_default=False)
 
     objects = ThemeTagQuerySet.as_manager()
 
