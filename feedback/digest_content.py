@@ -79,7 +79,10 @@ class Theme(TypedDict):
     id: int
     name: str
     submissions: int
+    views: NotRequired[int]  # views tagged with it (from schema 4)
     stances: list[Count]
+    first_week: NotRequired[str | None]  # the final digest: the week it first appeared
+    trend: NotRequired[list[int]]  # the final digest: submissions each week of the call
 
 
 class Quote(TypedDict):
@@ -220,6 +223,7 @@ def read(stored: dict) -> Content:
         content["since_previous"] = None
         content["schema"] = 4
     # Later versions add their upgrade steps here, oldest first.
+    content.setdefault("kind", "weekly")  # every digest was weekly before the final one
     return content
 
 
@@ -284,6 +288,14 @@ def present(digest: Digest, *, absolute: bool = False) -> dict:
         path = reverse("admin:feedback_submission_change", args=[submission_id])
         return settings.SITE_URL + path if absolute else path
 
+    content["final"] = content["kind"] == "final"
+    # How the page speaks of what the digest covers.
+    content["scope"] = "the call's" if content["final"] else "this week's"
+    content["in_scope"] = "in the call" if content["final"] else "this week"
+    if content["final"]:
+        for element in content["elements"]:
+            for theme in element["themes"]:
+                theme["spark"] = sparkline(theme["trend"])
     headline = content["headline"]
     headline["url"] = link()
     headline["late_url"] = link(late="yes")
@@ -338,6 +350,21 @@ def present(digest: Digest, *, absolute: bool = False) -> dict:
     shared_path = reverse("admin:feedback_digest_shared", args=[digest.pk])
     content["national_policy"]["shared_url"] = settings.SITE_URL + shared_path if absolute else shared_path
     return content
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 120, 24
+
+
+def sparkline(counts: list[int]) -> str:
+    """The points of a small line chart of weekly counts, for an SVG polyline SPARK_WIDTH by SPARK_HEIGHT."""
+    if not counts:
+        return ""
+    largest = max(counts) or 1
+    step = SPARK_WIDTH / max(len(counts) - 1, 1)
+    return " ".join(
+        f"{round(index * step, 1)},{round(SPARK_HEIGHT - 2 - (SPARK_HEIGHT - 4) * count / largest, 1)}"
+        for index, count in enumerate(counts)
+    )
 
 
 def chart(elements: list[ElementSummary]) -> dict:

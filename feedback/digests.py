@@ -14,10 +14,10 @@ import heapq
 import logging
 from collections import Counter, defaultdict
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from .digest_content import SCHEMA, Content, withdraw_words
@@ -25,6 +25,7 @@ from .lookups import having_ids
 from .models import (
     COMPILED,
     Digest,
+    DigestKind,
     DigestMembership,
     DigestStatus,
     Element,
@@ -112,7 +113,14 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
     now = now or timezone.now()
     if week.end > now:
         raise ValueError(f"{week} has not ended yet: a digest covers a whole week.")
-    digest, _ = Digest.objects.get_or_create(period_start=week.start, defaults={"period_end": week.end})
+    digest, _ = Digest.objects.get_or_create(
+        kind=DigestKind.WEEKLY, period_start=week.start, defaults={"period_end": week.end}
+    )
+    return _compile_once(digest, now=now)
+
+
+def _compile_once(digest: Digest, *, now: datetime) -> Digest:
+    """Claim the digest and compile it, or wait for the compile under way; the digest as it then stands."""
     with _compile_lock(digest) as held:
         attempt = digest.claim(now=now, live_compile_excluded=held) if held is not None else 0
         if attempt:
@@ -122,11 +130,42 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
                 Digest.objects.filter(pk=digest.pk, status=DigestStatus.COMPILING, attempts=attempt).update(
                     status=DigestStatus.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
                 )
-                logger.exception("Compiling the digest for %s failed", week)
+                logger.exception("Compiling %s failed", digest)
     # A compile under way elsewhere is waited for, so every caller (the weekly
     # send, `send_weekly_summary`, a redelivered task) gets what it made.
     with _compile_lock(digest, wait=True):
         return Digest.objects.get(pk=digest.pk)
+
+
+def compile_final_digest(*, now: datetime | None = None) -> Digest | None:
+    """
+    Once the call has closed and the week it closed in has ended: compile
+    every weekly digest of the call not yet compiled, then the final digest,
+    once (as `compile_digest` does a week). None while the call is open (or
+    has no closing time), its last week has not ended, or a weekly digest of
+    it could not be compiled (it is tried again next time).
+    """
+    from .call import window
+
+    now = now or timezone.now()
+    call = window(fresh=True)
+    closes = call.closes
+    if closes is None or closes > now:
+        return None
+    last = week_of(closes - timedelta(microseconds=1))
+    if last.end > now:
+        return None
+    first_received = Submission.objects.filter(received_at__lt=closes).aggregate(first=Min("received_at"))["first"]
+    opens = min(moment for moment in (call.opens_at, first_received, closes) if moment is not None)
+    week = week_of(opens)
+    while week.start <= last.start:
+        if not compile_digest(week=week, now=now).is_compiled:
+            return None
+        week = week.next()
+    digest, _ = Digest.objects.get_or_create(
+        kind=DigestKind.FINAL, defaults={"period_start": week_of(opens).start, "period_end": closes}
+    )
+    return _compile_once(digest, now=now)
 
 
 def group_campaigns_before(week: Week) -> None:
@@ -137,7 +176,7 @@ def group_campaigns_before(week: Week) -> None:
     """
     from . import campaigns
 
-    if Digest.objects.compiled().filter(period_start=week.start).exists():
+    if Digest.objects.weekly().compiled().filter(period_start=week.start).exists():
         return
     try:
         campaigns.group_new_views()
@@ -182,7 +221,8 @@ def _compile_claimed(digest: Digest) -> None:
     for _ in range(3):
         try:
             with transaction.atomic():
-                _count_into(digest)
+                if not digest.is_final:
+                    _count_into(digest)
                 content = build_content(digest)
                 _leave_out_withdrawn(content)
                 number = (Digest.objects.aggregate(highest=Max("number"))["highest"] or 0) + 1
@@ -235,13 +275,13 @@ def _count_into(digest: Digest) -> int:
     counted = Q(received_at__gte=digest.period_start, received_at__lt=digest.period_end)
     # A few dozen weeks a year: one range each, which the received_at index of
     # the narrow table of uncounted rows answers.
-    compiled = list(Digest.objects.compiled().values_list("period_start", "period_end"))
+    compiled = list(Digest.objects.weekly().compiled().values_list("period_start", "period_end"))
     for start, end in compiled:
         counted |= Q(received_at__gte=start, received_at__lt=end)
     if compiled:
         newest_start = max(start for start, _ in compiled)
         backlog = Q(received_at__lt=min(newest_start, digest.period_start))
-        waiting = Digest.objects.exclude(pk=digest.pk).exclude(status__in=COMPILED)
+        waiting = Digest.objects.weekly().exclude(pk=digest.pk).exclude(status__in=COMPILED)
         for start, end in waiting.filter(period_start__lt=newest_start).values_list("period_start", "period_end"):
             backlog &= ~Q(received_at__gte=start, received_at__lt=end)
         counted |= backlog
@@ -288,7 +328,10 @@ class _Counted:
     def __init__(self, digest: Digest):
         # By their ids, one array each: PostgreSQL looks each up by its index, where joining the
         # digest's memberships to a million-row table it chose to read the whole table.
-        members = list(DigestMembership.objects.filter(digest=digest).values_list("submission_id", flat=True))
+        if digest.is_final:
+            members = list(digest.counted().order_by().values_list("pk", flat=True))
+        else:
+            members = list(DigestMembership.objects.filter(digest=digest).values_list("submission_id", flat=True))
         self.submissions = {
             pk: rest
             for pk, *rest in Submission.objects.filter(having_ids(members)).order_by().values_list("pk", *self.FIELDS)
@@ -336,17 +379,26 @@ def build_content(digest: Digest) -> Content:
     counted = _Counted(digest)
     new = len(counted.submissions)
     received = counted.count("received_at")
-    on_time = sum(n for moment, n in received.items() if moment >= digest.period_start)
     quotable = counted.count("consent_to_quote")[True]
     organisations = counted.count("on_behalf_of_organisation")[True]
     late_weeks = Counter()
     for moment, n in received.items():
-        if moment < digest.period_start:
+        if moment < digest.period_start and not digest.is_final:
             late_weeks[week_of(moment).label] += n
-    to_date = DigestMembership.objects.filter(digest__number__isnull=False).count() + new
-    previous = (
-        Digest.objects.compiled().exclude(pk=digest.pk).order_by("-number").only("pk", "number", "content").first()
-    )
+    on_time = new - late_weeks.total()
+    if digest.is_final:
+        # The whole call: nothing is late for it, and nothing came before it to compare with.
+        to_date, previous = new, None
+    else:
+        to_date = DigestMembership.objects.filter(digest__number__isnull=False).count() + new
+        previous = (
+            Digest.objects.weekly()
+            .compiled()
+            .exclude(pk=digest.pk)
+            .order_by("-number")
+            .only("pk", "number", "content")
+            .first()
+        )
     previous_content = previous.content if previous else {}
 
     submissions_by_element, views_by_element = defaultdict(set), Counter()
@@ -389,10 +441,11 @@ def build_content(digest: Digest) -> Content:
     _fill_quotes(elements)
 
     prioritisation_total = by_element.get(Element.PRIORITISATION, 0)
-    return {
+    content = {
         "schema": SCHEMA,
+        "kind": digest.kind,
         "period": {
-            "label": week_of(digest.period_start).label,
+            "label": _final_label(digest) if digest.is_final else week_of(digest.period_start).label,
             "start": digest.period_start.isoformat(),
             "end": digest.period_end.isoformat(),
         },
@@ -433,6 +486,76 @@ def build_content(digest: Digest) -> Content:
         "national_policy": _national_policy(counted),
         "since_previous": _since_previous(digest),
     }
+    if digest.is_final:
+        content.update(_across_the_call(digest, counted, content))
+    return content
+
+
+def _final_label(digest: Digest) -> str:
+    first, last = week_of(digest.period_start), week_of(digest.period_end - timedelta(microseconds=1))
+    return f"the whole call, {first.label} to {last.label}"
+
+
+def _across_the_call(digest: Digest, counted: _Counted, content: dict) -> dict:
+    """
+    What only the final digest holds: the weekly digests of the call, what
+    they counted (their sum is this digest's submissions and the withdrawn
+    since), and per element and theme the submissions each week and the
+    week each theme first appeared.
+    """
+    weekly = list(
+        Digest.objects.weekly()
+        .compiled()
+        .filter(period_start__lt=digest.period_end)
+        .order_by("period_start")
+        .values_list("pk", "number", "period_start", "content__headline__new")
+    )
+    labels = [week_of(start).label for _, _, start, _ in weekly]
+    column = {label: index for index, label in enumerate(labels)}
+    week_of_submission = {pk: week_of(counted.received(pk)).label for pk in counted.submissions}
+    by_element, by_theme = defaultdict(lambda: defaultdict(set)), defaultdict(lambda: defaultdict(set))
+    for _, submission, element, _ in counted.views:
+        by_element[element][week_of_submission[submission]].add(submission)
+    for view, theme, _, _ in counted.tags:
+        submission = counted.submission_of[view]
+        by_theme[theme][week_of_submission[submission]].add(submission)
+
+    def series(weeks: dict) -> list[int]:
+        counts = [0] * len(labels)
+        for label, submissions in weeks.items():
+            if label in column:
+                counts[column[label]] = len(submissions)
+        return counts
+
+    content["headline"]["change"] = "-"
+    for element in content["elements"]:
+        element["change"] = "-"
+        element["trend"] = series(by_element[element["code"]])
+        for theme in element["themes"]:
+            theme["trend"] = series(by_theme[theme["id"]])
+            theme["first_week"] = next((label for label, n in zip(labels, theme["trend"], strict=True) if n), None)
+    weekly_new = sum(new or 0 for _, _, _, new in weekly)
+    return {
+        "weeks": [
+            {"label": label, "digest_number": number, "new": new or 0}
+            for label, (_, number, _, new) in zip(labels, weekly, strict=True)
+        ],
+        "call": {
+            "weekly_digests": len(weekly),
+            "weekly_new": weekly_new,
+            # Counted by a weekly digest, then withdrawn by their respondents: in no figure here.
+            "withdrawn": Submission.objects.filter(
+                status=Status.WITHDRAWN,
+                membership__digest__kind=DigestKind.WEEKLY,
+                received_at__lt=digest.period_end,
+            ).count(),
+            # Mail that arrived after the close, counted by the closing week's digest: not part of the call.
+            "after_close": Submission.objects.filter(
+                membership__digest__in=[pk for pk, _, _, _ in weekly],
+                received_at__gte=digest.period_end,
+            ).count(),
+        },
+    }
 
 
 def _since_previous(digest: Digest) -> dict:
@@ -443,7 +566,7 @@ def _since_previous(digest: Digest) -> dict:
     earlier digest counted them (its figures stay; their words are gone
     from it) or none had yet (none ever will).
     """
-    since = Digest.objects.compiled().exclude(pk=digest.pk).aggregate(last=Max("compiled_at"))["last"]
+    since = Digest.objects.weekly().compiled().exclude(pk=digest.pk).aggregate(last=Max("compiled_at"))["last"]
     changed = View.objects.filter(changed_at__isnull=False, submission__membership__isnull=False).exclude(
         submission__membership__digest=digest
     )
@@ -495,12 +618,13 @@ def _breakdown(counts: Counter, choices, total: int) -> list[dict]:
 
 def _themes(counted: _Counted, element: Element) -> list[dict]:
     """Themes people confirmed on this element's views, most used first, with stance counts."""
-    names, submissions = {}, defaultdict(set)
+    names, submissions, views = {}, defaultdict(set), Counter()
     stances = defaultdict(lambda: defaultdict(set))
     for view, theme, name, stance in counted.tags:
         if counted.element_of[view] != element:
             continue
         names[theme] = name
+        views[theme] += 1
         submissions[theme].add(counted.submission_of[view])
         stances[theme][stance].add(counted.submission_of[view])
     return [
@@ -508,6 +632,7 @@ def _themes(counted: _Counted, element: Element) -> list[dict]:
             "id": theme,
             "name": names[theme],
             "submissions": len(submissions[theme]),
+            "views": views[theme],
             "stances": [
                 {"code": stance.value, "label": stance.label, "submissions": len(stances[theme][stance])}
                 for stance in Stance

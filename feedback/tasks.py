@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import digests, mailbox, outbox, resume, suggestions
+from .models import COMPILED, Digest, DigestKind
 from .periods import Week
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,16 @@ def compile_digest_task(week: str | None = None) -> str:
     digests.group_campaigns_before(target)
     digest = digests.compile_digest(week=target)
     return f"{digest}: {digest.status}"
+
+
+@shared_task
+def compile_final_digest_task() -> str:
+    """Once the call has closed and its last week ended, compile the final digest. Safe to run twice."""
+    if Digest.objects.filter(kind=DigestKind.FINAL, status__in=COMPILED).exists():
+        return "compiled already"
+    digests.group_campaigns_before(digests.last_complete_week())
+    digest = digests.compile_final_digest()
+    return f"{digest}: {digest.status}" if digest else "the call has not closed, or its last week has not ended"
 
 
 @shared_task

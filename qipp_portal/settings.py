@@ -287,6 +287,7 @@ CELERY_TASK_ROUTES = {
     "feedback.tasks.send_waiting_emails_task": {"queue": "emails"},
     "feedback.tasks.send_weekly_emails_task": {"queue": "emails"},
     "feedback.tasks.compile_digest_task": {"queue": "digests"},
+    "feedback.tasks.compile_final_digest_task": {"queue": "digests"},
     "feedback.tasks.clear_expired_sessions_task": {"queue": "maintenance"},
     "feedback.tasks.poll_mailbox_task": {"queue": "mailbox"},
     "feedback.tasks.train_suggestions_task": {"queue": "training"},
@@ -334,6 +335,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.compile_digest_task",
         "schedule": crontab(minute=15),
     },
+    # Hourly at twenty-five past: once the call has closed and the week it
+    # closed in has ended, compile the final digest (and any week of the call
+    # still waiting). Until then, and once it is done, a run does nothing.
+    "compile-final-digest": {
+        "task": "feedback.tasks.compile_final_digest_task",
+        "schedule": crontab(minute=25),
+    },
     # Every ten minutes: once last week's summary is due (Monday 08:00 by
     # default), make one send row per subscriber if absent, then send what is
     # waiting. Firing twice, or late after an outage, sends nobody two.
@@ -380,6 +388,9 @@ CELERY_BEAT_SCHEDULE = {
 QIPP_SUGGESTION_MIN_EXAMPLES = env.int("QIPP_SUGGESTION_MIN_EXAMPLES", default=20)
 # The share of views a person codes that are drawn for a second reviewer to code blind
 # (how far reviewers agree is measured on them). 0 turns second opinions off.
+# The final digest cannot be approved while a theme with more views than
+# this has no recorded decision ("you said, we did").
+QIPP_DECIDE_THEMES_ABOVE = env.int("QIPP_DECIDE_THEMES_ABOVE", default=10)
 QIPP_SECOND_OPINION_SHARE = env.float("QIPP_SECOND_OPINION_SHARE", default=0.05)
 if not 0 <= QIPP_SECOND_OPINION_SHARE <= 1:
     raise ImproperlyConfigured("QIPP_SECOND_OPINION_SHARE is a share between 0 and 1 (0.05 is one view in twenty).")

@@ -61,6 +61,8 @@ MATRIX = [
     ("A digest as PDF", "/admin/feedback/digest/{digest}/pdf/", "yes yes yes no yes"),
     ("A digest's proposals shared in full", "/admin/feedback/digest/{digest}/shared/", "yes yes yes no yes"),
     ("Compile a digest", "/admin/feedback/digest/compile/", "no no yes no yes"),
+    ("What was decided on each theme", "/admin/feedback/themedecision/", "yes yes yes no yes"),
+    ("Record a decision on a theme", "/admin/feedback/themedecision/add/", "no no yes no yes"),
     ("Own weekly email subscription", "/staff/weekly-summary/", "yes yes yes no yes"),
     ("Everyone's subscriptions", "/admin/feedback/subscription/", "no no no yes yes"),
     ("Outbox (every email sent)", "/admin/feedback/outgoingemail/", "no no no yes yes"),

@@ -8,4 +8,15 @@ django.contrib.auth, django-otp and django-axes registered first. (Importing
 them from here would run while the admin site itself is being created.)
 """
 
-SCREENS = ["submissions", "mailbox", "themes", "digests", "subscriptions", "outbox", "audit", "accounts", "call"]
+SCREENS = [
+    "submissions",
+    "mailbox",
+    "themes",
+    "decisions",
+    "digests",
+    "subscriptions",
+    "outbox",
+    "audit",
+    "accounts",
+    "call",
+]

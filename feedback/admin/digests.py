@@ -4,6 +4,7 @@ weekly email links to), approval, compiling a chosen week, and the PDF.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
@@ -59,7 +60,11 @@ class DigestAdmin(WorkspaceAdmin):
     @admin.action(description="Approve selected digests", permissions=["approve"])
     def approve(self, request, queryset):
         approved = sum(digest.approve(by=request.user) for digest in queryset)
-        self.message_user(request, f"{approved} digest(s) approved. Only digests ready for approval can be approved.")
+        self.message_user(
+            request,
+            f"{approved} digest(s) approved. Only digests ready for approval can be approved, and the final "
+            "digest only once every large theme has a decision.",
+        )
 
     def has_approve_permission(self, request) -> bool:
         return request.user.has_perm("feedback.approve_digest")
@@ -129,10 +134,19 @@ class DigestAdmin(WorkspaceAdmin):
             "can_approve": digest.status == DigestStatus.READY and self.has_approve_permission(request),
             "can_export": request.user.has_perm("feedback.export_submissions"),
             "can_follow_links": request.user.has_perm("feedback.view_submission"),
+            "can_decide": request.user.has_perm("feedback.add_themedecision"),
+            "undecided": digest.undecided_themes() if digest.status == DigestStatus.READY else [],
+            "decide_above": settings.QIPP_DECIDE_THEMES_ABOVE,
         }
         if request.method == "POST" and request.POST.get("approve") and context["can_approve"]:
-            digest.approve(by=request.user)
-            self.message_user(request, f"{digest} approved.", messages.SUCCESS)
+            if digest.approve(by=request.user):
+                self.message_user(request, f"{digest} approved.", messages.SUCCESS)
+            else:
+                self.message_user(
+                    request,
+                    f"{digest} cannot be approved yet: record what was done with each theme listed first.",
+                    messages.ERROR,
+                )
             return HttpResponseRedirect(request.path)
         return TemplateResponse(request, "admin/feedback/digest/read.html", context)
 

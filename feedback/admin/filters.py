@@ -172,7 +172,12 @@ class DigestFilter(CappedListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        return queryset.filter(membership__digest_id=self.value()) if str(self.value()).isdigit() else queryset.none()
+        digest = Digest.objects.filter(pk=self.value()).first() if str(self.value()).isdigit() else None
+        if digest is None:
+            return queryset.none()
+        if digest.is_final:
+            return queryset.filter(pk__in=digest.counted().values("pk"))
+        return queryset.filter(membership__digest=digest)
 
 
 class LateFilter(CappedListFilter):

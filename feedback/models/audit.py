@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     VIEW_CHANGED = "view_changed", "The respondent changed a view"
     WITHDRAWN = "withdrawn", "The respondent withdrew their submission"
     DIGEST_WORDS_WITHDRAWN = "digest_words_withdrawn", "Withdrawn words taken out of a digest"
+    THEME_DECIDED = "theme_decided", "Recorded what was done with a theme"
 
 
 class AuditEventManager(models.Manager):

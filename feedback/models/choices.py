@@ -149,6 +149,12 @@ class Stance(models.TextChoices):
     MIXED = "mixed", "Mixed"
 
 
+class DigestKind(models.TextChoices):
+    WEEKLY = "weekly", "Weekly"
+    # One, after the call closes: the whole call, from the weekly digests' rows.
+    FINAL = "final", "Final"
+
+
 class DigestStatus(models.TextChoices):
     PENDING = "pending", "Waiting to compile"
     COMPILING = "compiling", "Compiling"

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .choices import DigestStatus
+from .choices import DigestKind, DigestStatus
 
 COMPILED = [DigestStatus.READY, DigestStatus.APPROVED]
 # Without advisory locks (SQLite), a compile still "compiling" after this long
@@ -21,15 +21,23 @@ class DigestQuerySet(models.QuerySet):
     def compiled(self) -> "DigestQuerySet":
         return self.filter(status__in=COMPILED)
 
+    def weekly(self) -> "DigestQuerySet":
+        return self.filter(kind=DigestKind.WEEKLY)
+
 
 class Digest(models.Model):
     """
     The policy team's brief on one ISO week (Europe/London). One per week,
     numbered in the order compiled, and frozen once compiled: its figures live
     in `content` and its rows are its memberships (`DigestMembership`).
+
+    The final digest (one, `kind` "final") covers the whole call once it has
+    closed: every submission the weekly digests of the call counted and
+    nobody withdrew. Its rows are theirs; it has no memberships of its own.
     """
 
-    period_start = models.DateTimeField(unique=True)
+    kind = models.CharField(max_length=10, choices=DigestKind, default=DigestKind.WEEKLY)
+    period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     number = models.PositiveIntegerField(unique=True, null=True, blank=True)
     status = models.CharField(max_length=10, choices=DigestStatus, default=DigestStatus.PENDING, db_index=True)
@@ -46,10 +54,38 @@ class Digest(models.Model):
     class Meta:
         ordering = ["-period_start"]
         permissions = [("approve_digest", "Can approve digests")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_start"], condition=Q(kind=DigestKind.WEEKLY), name="one_weekly_digest_per_week"
+            ),
+            models.UniqueConstraint(fields=["kind"], condition=Q(kind=DigestKind.FINAL), name="one_final_digest"),
+        ]
 
     def __str__(self) -> str:
+        if self.is_final:
+            return f"Final digest {self.number} (the whole call)" if self.number else "Final digest (the whole call)"
         label = timezone.localtime(self.period_start).strftime("%G-W%V")
         return f"Digest {self.number} ({label})" if self.number else f"Digest for {label}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.kind == DigestKind.FINAL
+
+    def counted(self) -> models.QuerySet:
+        """
+        The submissions behind the digest's figures: its memberships; for the
+        final digest, those of every weekly digest of the call, less the withdrawn.
+        """
+        from .choices import Status
+        from .submissions import Submission
+
+        if not self.is_final:
+            return Submission.objects.filter(membership__digest=self)
+        return Submission.objects.filter(
+            membership__digest__kind=DigestKind.WEEKLY,
+            membership__digest__status__in=COMPILED,
+            received_at__lt=self.period_end,
+        ).exclude(status=Status.WITHDRAWN)
 
     @property
     def is_compiled(self) -> bool:
@@ -71,8 +107,35 @@ class Digest(models.Model):
         )
         return Digest.objects.values_list("attempts", flat=True).get(pk=self.pk) if claimed else 0
 
+    def undecided_themes(self) -> list[dict]:
+        """
+        For the final digest: its themes with more views than
+        QIPP_DECIDE_THEMES_ABOVE that have no recorded decision, largest first.
+        """
+        from django.conf import settings
+
+        from .themes import ThemeDecision
+
+        if not self.is_final:
+            return []
+        themes = [
+            {**theme, "element": element["label"]}
+            for element in self.content.get("elements", [])
+            for theme in element["themes"]
+            if theme.get("views", theme["submissions"]) > settings.QIPP_DECIDE_THEMES_ABOVE
+        ]
+        decided = set(
+            ThemeDecision.objects.filter(theme_id__in=[t["id"] for t in themes]).values_list("theme_id", flat=True)
+        )
+        return sorted((t for t in themes if t["id"] not in decided), key=lambda t: -t.get("views", t["submissions"]))
+
     def approve(self, *, by) -> bool:
-        """Approve a ready digest for sharing beyond the policy team. False if it was not ready."""
+        """
+        Approve a ready digest for sharing beyond the policy team. False if it
+        was not ready, or (the final digest) a large theme has no decision yet.
+        """
+        if self.undecided_themes():
+            return False
         approved = Digest.objects.filter(pk=self.pk, status=DigestStatus.READY).update(
             status=DigestStatus.APPROVED, approved_at=timezone.now(), approved_by=by
         )

@@ -259,3 +259,39 @@ class SecondOpinion(models.Model):
     @property
     def disagree(self) -> bool:
         return self.second_themes is not None and sorted(self.first_themes) != sorted(self.second_themes)
+
+
+class Decision(models.TextChoices):
+    ADOPTED = "adopted", "Adopted"
+    PARTLY = "partly", "Partly adopted"
+    NOT_ADOPTED = "not_adopted", "Not adopted"
+    OUT_OF_SCOPE = "out_of_scope", "Out of scope"
+
+
+class ThemeDecision(models.Model):
+    """
+    What the policy leads did with the views under one theme ("you said, we
+    did"): the decision, why, in plain English, and where it landed in the
+    operating framework. The public page of outcomes shows it.
+    """
+
+    theme = models.OneToOneField(Theme, on_delete=models.PROTECT, related_name="decision")
+    decision = models.CharField(max_length=15, choices=Decision)
+    reason = models.TextField(
+        max_length=2000, help_text="In plain English, for the public: why, and what will change because of it."
+    )
+    framework_section = models.CharField(
+        "where it landed in the operating framework",
+        max_length=200,
+        blank=True,
+        help_text="The section or paragraph of the 2010-11 operating framework, if any.",
+    )
+    decided_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+    decided_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["theme__element", "theme__name"]
+        verbose_name = "decision on a theme"
+
+    def __str__(self) -> str:
+        return f"{self.theme.name}: {self.get_decision_display()}"
