@@ -223,6 +223,12 @@ def resume_link(email: OutgoingEmail, shared: dict) -> PortalEmail | None:
     return _build("resume-link", context, to=[email.recipient])
 
 
+def outcome(email: OutgoingEmail, shared: dict) -> PortalEmail:
+    """To a respondent who agreed to be contacted: what was done with the views, and where to read it."""
+    context = {"url": _absolute(reverse("outcomes")), "start_url": _absolute(reverse("start"))}
+    return _build("outcome", context, to=[email.recipient])
+
+
 # --- The weekly summary ------------------------------------------------------
 
 
@@ -328,4 +334,5 @@ BUILDERS = {
     EmailKind.MAIL_REPLY: mail_reply,
     EmailKind.EXPORT_READY: export_ready,
     EmailKind.RESUME_LINK: resume_link,
+    EmailKind.OUTCOME: outcome,
 }

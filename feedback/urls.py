@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.start, name="start"),
     path("privacy/", views.privacy, name="privacy"),
     path("accessibility/", views.accessibility, name="accessibility"),
+    path("what-we-did/", views.outcomes_page, name="outcomes"),
     path("give-views/about-you/", views.about_you, name="give_views_about_you"),
     path("give-views/your-views/", views.views_list, name="give_views_views"),
     path("give-views/your-views/add/", views.add_view, name="give_views_add_view"),

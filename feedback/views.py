@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
 
-from . import changes, clients, own, resume
+from . import changes, clients, outcomes, own, resume
 from .call import during_the_call, outside_the_call, window
 from .drafts import Draft, next_step
 from .forms import AboutYouForm, AddAnotherForm, ElementForm, LinkEmailForm, PermissionsForm, SendForm, ViewForm
@@ -39,7 +39,19 @@ logger = logging.getLogger(__name__)
 
 def start(request: HttpRequest) -> HttpResponse:
     call = window()
-    return render(request, "feedback/start.html", {"elements": Element, "call": call, "state": call.state()})
+    context = {"elements": Element, "call": call, "state": call.state()}
+    if context["state"] == CallState.CLOSED:
+        context["outcomes"] = outcomes.published() is not None
+    return render(request, "feedback/start.html", context)
+
+
+def outcomes_page(request: HttpRequest) -> HttpResponse:
+    """What was done with the views, once the final digest is published: public, anonymous."""
+    digest = outcomes.published()
+    if digest is None:
+        return render(request, "404.html", status=404)
+    context = {"digest": digest, "elements": outcomes.page(digest), "headline": digest.content["headline"]}
+    return render(request, "feedback/outcomes.html", context)
 
 
 def privacy(request: HttpRequest) -> HttpResponse:

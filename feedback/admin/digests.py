@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from .. import digest_content, digests, doorbell, pdf, tasks
+from .. import audit, digest_content, digests, doorbell, outcomes, pdf, tasks
 from ..models import Digest, DigestStatus, Element, ThemeTag, View
 from ..periods import Week, week_of
 from .base import WorkspaceAdmin
@@ -138,6 +138,22 @@ class DigestAdmin(WorkspaceAdmin):
             "undecided": digest.undecided_themes() if digest.status == DigestStatus.READY else [],
             "decide_above": settings.QIPP_DECIDE_THEMES_ABOVE,
         }
+        context["can_publish"] = (
+            digest.is_final
+            and digest.status == DigestStatus.APPROVED
+            and digest.published_at is None
+            and self.has_approve_permission(request)
+        )
+        if request.method == "POST" and request.POST.get("publish") and context["can_publish"]:
+            emails = outcomes.publish(digest, **audit.who(request))
+            if emails is not None:
+                self.message_user(
+                    request,
+                    f"Published at {reverse('outcomes')}. {emails} respondent(s) who agreed to be contacted will be "
+                    "emailed the link.",
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(request.path)
         if request.method == "POST" and request.POST.get("approve") and context["can_approve"]:
             if digest.approve(by=request.user):
                 self.message_user(request, f"{digest} approved.", messages.SUCCESS)

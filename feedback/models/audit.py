@@ -39,6 +39,7 @@ class AuditAction(models.TextChoices):
     WITHDRAWN = "withdrawn", "The respondent withdrew their submission"
     DIGEST_WORDS_WITHDRAWN = "digest_words_withdrawn", "Withdrawn words taken out of a digest"
     THEME_DECIDED = "theme_decided", "Recorded what was done with a theme"
+    OUTCOMES_PUBLISHED = "outcomes_published", "Published what was done with the views"
 
 
 class AuditEventManager(models.Manager):

@@ -48,6 +48,9 @@ class Digest(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     content = models.JSONField(default=dict, blank=True, editable=False)
+    # The final digest only: when its outcomes page went public (feedback.outcomes).
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = DigestQuerySet.as_manager()
 

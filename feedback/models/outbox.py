@@ -28,6 +28,7 @@ class EmailKind(models.TextChoices):
     MAIL_REPLY = "mail_reply", "Reply acknowledging a view sent by email"
     EXPORT_READY = "export_ready", "Export ready to download"
     RESUME_LINK = "resume_link", "Link to answers saved for later"
+    OUTCOME = "outcome", "What was done with the views (to respondents)"
 
 
 class EmailStatus(models.TextChoices):
