@@ -212,8 +212,8 @@ def test_a_digest_counts_submissions_distinct_texts_and_campaigns_side_by_side(c
     assert "Patients' Forum to ask that the operating framework protects" in campaign["excerpt"]
     page = client.get(f"/admin/feedback/digest/{digest.pk}/read/").content.decode()
     assert (
-        "3</span> distinct texts among the week&#x27;s 6 views" in page
-        or "3</span> distinct texts among the week's 6 views" in page
+        "3</span> distinct texts among this week&#x27;s 6 views" in page
+        or "3</span> distinct texts among this week's 6 views" in page
     )
     assert f"?digest={digest.pk}&amp;campaign={campaign['id']}" in page
 
