@@ -25,6 +25,7 @@ from feedback.models import (
     Export,
     ExportStatus,
     MessageOrigin,
+    OutgoingEmail,
     SavedDraft,
     Subscription,
 )
@@ -69,7 +70,8 @@ def sink(settings):
 def one_of_each_kind():
     """
     An acknowledgement, a weekly summary, a password link, an account notice,
-    a reply to mail, an export's link and a link to saved answers, all waiting.
+    a reply to mail, an export's link, a link to saved answers and the news of
+    what was done with the views, all waiting.
     """
     submission = SubmissionFactory(
         email="priya@example.nhs.uk",
@@ -116,6 +118,7 @@ def one_of_each_kind():
     saved.keep()
     saved.save()
     resume.ask_for_links(saved.email)
+    OutgoingEmail.objects.create(kind=EmailKind.OUTCOME, key="outcome:one", recipient="told@example.nhs.uk")
 
 
 def received(sink) -> dict[str, tuple[bytes, email.message.EmailMessage]]:
@@ -137,6 +140,7 @@ def test_every_kind_of_email_arrives_once_with_the_headers_mail_clients_need(sin
         "priya@example.nhs.uk",
         "reader@example.nhs.uk",
         "saver@example.nhs.uk",
+        "told@example.nhs.uk",
     ]
     for raw in sink.received:
         message = email.message_from_bytes(raw, policy=email.policy.default)
