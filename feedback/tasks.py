@@ -10,7 +10,7 @@ from importlib import import_module
 from celery import shared_task
 from django.conf import settings
 
-from . import digests, mailbox, outbox, resume, suggestions
+from . import digests, mailbox, outbox, resume, retention, suggestions
 from .models import COMPILED, Digest, DigestKind
 from .periods import Week
 
@@ -109,3 +109,10 @@ def sweep_exports_task() -> dict:
     from . import background_exports
 
     return background_exports.sweep()
+
+
+@shared_task
+def apply_retention_task() -> dict:
+    """Remove respondents' personal data once its time is past. Safe to run twice: a second run finds none."""
+    removed = retention.apply()
+    return removed.counts() if removed else {"due": False}

@@ -27,11 +27,11 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from redis.exceptions import RedisError
 
-from . import changes, clients, outcomes, own, resume
+from . import changes, clients, outcomes, own, resume, retention
 from .call import during_the_call, outside_the_call, window
 from .drafts import Draft, next_step
 from .forms import AboutYouForm, AddAnotherForm, ElementForm, LinkEmailForm, PermissionsForm, SendForm, ViewForm
-from .models import CallState, Element, OrganisationType, Principle, Region, Role, Submission
+from .models import KEEP_SAVED_DRAFTS, CallState, Element, OrganisationType, Principle, Region, Role, Submission
 from .questions import question
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,12 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
 
 
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "feedback/privacy.html")
+    context = {
+        "keep_months": settings.QIPP_KEEP_PERSONAL_DATA_MONTHS,
+        "removal_date": retention.removal_date(),
+        "saved_days": KEEP_SAVED_DRAFTS.days,
+    }
+    return render(request, "feedback/privacy.html", context)
 
 
 def accessibility(request: HttpRequest) -> HttpResponse:

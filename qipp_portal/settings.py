@@ -294,6 +294,7 @@ CELERY_TASK_ROUTES = {
     "feedback.tasks.group_campaigns_task": {"queue": "training"},
     "feedback.tasks.build_export_task": {"queue": "exports"},
     "feedback.tasks.sweep_exports_task": {"queue": "maintenance"},
+    "feedback.tasks.apply_retention_task": {"queue": "maintenance"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
@@ -334,6 +335,13 @@ CELERY_BEAT_SCHEDULE = {
     "compile-last-weeks-digest": {
         "task": "feedback.tasks.compile_digest_task",
         "schedule": crontab(minute=15),
+    },
+    # Nightly at ten past three: once QIPP_KEEP_PERSONAL_DATA_MONTHS have passed
+    # since the call closed, remove respondents' personal data (views and
+    # figures stay). Until then, and once done, a run changes nothing.
+    "apply-retention": {
+        "task": "feedback.tasks.apply_retention_task",
+        "schedule": crontab(hour=3, minute=10),
     },
     # Hourly at twenty-five past: once the call has closed and the week it
     # closed in has ended, compile the final digest (and any week of the call
@@ -388,6 +396,11 @@ CELERY_BEAT_SCHEDULE = {
 QIPP_SUGGESTION_MIN_EXAMPLES = env.int("QIPP_SUGGESTION_MIN_EXAMPLES", default=20)
 # The share of views a person codes that are drawn for a second reviewer to code blind
 # (how far reviewers agree is measured on them). 0 turns second opinions off.
+# Respondents' names, email addresses, individuals' organisations and the
+# senders of stored mail are removed this many months after the call closes.
+QIPP_KEEP_PERSONAL_DATA_MONTHS = env.int("QIPP_KEEP_PERSONAL_DATA_MONTHS", default=12)
+if QIPP_KEEP_PERSONAL_DATA_MONTHS < 0:
+    raise ImproperlyConfigured("QIPP_KEEP_PERSONAL_DATA_MONTHS is a number of months, 0 or more.")
 # The final digest cannot be approved while a theme with more views than
 # this has no recorded decision ("you said, we did").
 QIPP_DECIDE_THEMES_ABOVE = env.int("QIPP_DECIDE_THEMES_ABOVE", default=10)

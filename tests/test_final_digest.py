@@ -1,6 +1,8 @@
 """After the call closes: the final digest of the whole call, and what was decided on each theme."""
 
+import csv
 import datetime
+import io
 import zoneinfo
 
 import pytest
@@ -197,6 +199,9 @@ def test_a_lead_reads_the_final_digest_records_a_decision_from_it_and_then_appro
     assert pdf["Content-Type"] == "application/pdf"
     listed = client.get(f"/admin/feedback/submission/?digest={final.pk}").content.decode()
     assert all(s.reference in listed for week in call["made"].values() for s in week)
+    exported = client.get(f"/admin/feedback/submission/export/csv/?digest={final.pk}")
+    rows = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode("utf-8-sig"))))[1:]
+    assert len({row[0] for row in rows}) == final.content["headline"]["new"] == 9
 
 
 def test_a_reviewer_reads_decisions_but_cannot_record_one(call, client, make_staff):

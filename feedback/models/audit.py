@@ -40,6 +40,9 @@ class AuditAction(models.TextChoices):
     DIGEST_WORDS_WITHDRAWN = "digest_words_withdrawn", "Withdrawn words taken out of a digest"
     THEME_DECIDED = "theme_decided", "Recorded what was done with a theme"
     OUTCOMES_PUBLISHED = "outcomes_published", "Published what was done with the views"
+    RETENTION_APPLIED = "retention_applied", "Removed personal data past its time"
+    SUBJECT_ACCESS = "subject_access", "Wrote out everything held about an email address"
+    ERASED = "erased", "Erased everything held about an email address"
 
 
 class AuditEventManager(models.Manager):

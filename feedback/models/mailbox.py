@@ -81,6 +81,8 @@ class InboundMessage(models.Model):
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
     sorted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When its sender and the headers naming people were removed, their time kept past (feedback.retention).
+    personal_removed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = InboundMessageQuerySet.as_manager()
 
