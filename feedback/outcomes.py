@@ -84,6 +84,21 @@ def publish(digest: Digest, *, by, ip: str | None = None) -> int | None:
     return written
 
 
+def proposals() -> list[dict]:
+    """
+    Proposed changes to national policy answered one by one: the decision,
+    and the proposal's words only where its respondent agreed to be quoted.
+    """
+    answered = ThemeDecision.objects.filter(proposal__isnull=False).select_related("proposal__submission")
+    return [
+        {
+            "text": decision.proposal.text if decision.proposal.submission.consent_to_quote else "",
+            "decision": decision,
+        }
+        for decision in answered.order_by("proposal__submission__received_at", "proposal_id")
+    ]
+
+
 def page(digest: Digest) -> list[dict]:
     """Per element: its themes, counts and decisions, and the quotes that may be shown."""
     content = digest.content

@@ -50,7 +50,12 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
     digest = outcomes.published()
     if digest is None:
         return render(request, "404.html", status=404)
-    context = {"digest": digest, "elements": outcomes.page(digest), "headline": digest.content["headline"]}
+    context = {
+        "digest": digest,
+        "elements": outcomes.page(digest),
+        "proposals": outcomes.proposals(),
+        "headline": digest.content["headline"],
+    }
     return render(request, "feedback/outcomes.html", context)
 
 

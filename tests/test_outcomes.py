@@ -125,3 +125,43 @@ def test_the_public_page_shows_themes_decisions_and_consented_words_and_nothing_
         assert hidden not in page, hidden
     for submission in approved_final["made"]:
         assert submission.reference not in page
+
+
+def test_a_proposal_answered_on_its_own_is_shown_with_its_words_only_if_its_respondent_agreed(
+    client, approved_final, make_staff
+):
+    quoted, private = (
+        SubmissionFactory(
+            consent_to_quote=agreed,
+            received_at=W47.start + datetime.timedelta(days=2),
+            views=[{"element": Element.NATIONAL_POLICY, "text": text}],
+        )
+        for agreed, text in ((True, "Pool capital budgets regionally."), (False, "Scrap the tariff for rehab."))
+    )
+    make_staff("Policy leads", client=client)
+    for submission, decision in ((quoted, Decision.ADOPTED), (private, Decision.NOT_ADOPTED)):
+        saved = client.post(
+            "/admin/feedback/themedecision/add/",
+            {"proposal": submission.views.get().pk, "decision": decision, "reason": f"Reason for {decision}."},
+        )
+        assert saved.status_code == 302, saved.content.decode()[:3000]
+    leadership_view = approved_final["made"][0].views.get()
+    refused = client.post(
+        "/admin/feedback/themedecision/add/",
+        {"proposal": leadership_view.pk, "decision": Decision.ADOPTED, "reason": "Not a proposal."},
+    )
+    undecided = Theme.objects.create(element=Element.NATIONAL_POLICY, name="Capital budgets")
+    both = client.post(
+        "/admin/feedback/themedecision/add/",
+        {"theme": undecided.pk, "proposal": quoted.views.get().pk, "decision": "adopted", "reason": "x"},
+    )
+    outcomes.publish(approved_final["digest"], by=approved_final["lead"])
+
+    page = client.get("/what-we-did/").content.decode()
+
+    assert refused.status_code == 200 and ThemeDecision.objects.filter(proposal=leadership_view).count() == 0
+    assert both.status_code == 200 and "not both" in both.content.decode()
+    assert "Proposals we answered one by one" in page
+    assert "Pool capital budgets regionally." in page and "Reason for adopted." in page
+    assert "Scrap the tariff for rehab." not in page and "did not agree to be quoted" in page
+    assert "Reason for not_adopted." in page

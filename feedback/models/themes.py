@@ -270,12 +270,23 @@ class Decision(models.TextChoices):
 
 class ThemeDecision(models.Model):
     """
-    What the policy leads did with the views under one theme ("you said, we
-    did"): the decision, why, in plain English, and where it landed in the
-    operating framework. The public page of outcomes shows it.
+    What the policy leads did with the views under one theme, or with one
+    proposed change to national policy ("you said, we did"): the decision,
+    why, in plain English, and where it landed in the operating framework.
+    The public page of outcomes shows it.
     """
 
-    theme = models.OneToOneField(Theme, on_delete=models.PROTECT, related_name="decision")
+    theme = models.OneToOneField(Theme, null=True, blank=True, on_delete=models.PROTECT, related_name="decision")
+    # A proposal answered on its own; it goes with its view if its respondent withdraws.
+    proposal = models.OneToOneField(
+        View,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="decision",
+        limit_choices_to={"element": Element.NATIONAL_POLICY},
+        help_text="A proposed change to national policy answered on its own (instead of a theme).",
+    )
     decision = models.CharField(max_length=15, choices=Decision)
     reason = models.TextField(
         max_length=2000, help_text="In plain English, for the public: why, and what will change because of it."
@@ -290,8 +301,24 @@ class ThemeDecision(models.Model):
     decided_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["theme__element", "theme__name"]
-        verbose_name = "decision on a theme"
+        ordering = ["theme__element", "theme__name", "proposal_id"]
+        verbose_name = "decision on a theme or proposal"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(theme__isnull=False, proposal__isnull=True)
+                | Q(theme__isnull=True, proposal__isnull=False),
+                name="decision_on_a_theme_or_a_proposal",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.theme.name}: {self.get_decision_display()}"
+        about = self.theme.name if self.theme_id else f"Proposal {self.proposal}"
+        return f"{about}: {self.get_decision_display()}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if bool(self.theme_id) == bool(self.proposal_id):
+            raise ValidationError("Choose a theme or a proposal, not both.")
+        if self.proposal_id and self.proposal.element != Element.NATIONAL_POLICY:
+            raise ValidationError({"proposal": "Only a proposed change to national policy is answered on its own."})
