@@ -197,6 +197,8 @@ def test_a_lead_reads_the_final_digest_records_a_decision_from_it_and_then_appro
     assert Digest.objects.get(pk=final.pk).status == DigestStatus.APPROVED
     pdf = client.get(f"/admin/feedback/digest/{final.pk}/pdf/")
     assert pdf["Content-Type"] == "application/pdf"
+    assert pdf["Content-Disposition"] == 'attachment; filename="qipp-final-digest.pdf"'
+
     listed = client.get(f"/admin/feedback/submission/?digest={final.pk}").content.decode()
     assert all(s.reference in listed for week in call["made"].values() for s in week)
     exported = client.get(f"/admin/feedback/submission/export/csv/?digest={final.pk}")
@@ -216,3 +218,20 @@ def test_a_reviewer_reads_decisions_but_cannot_record_one(call, client, make_sta
         == 403
     )
     assert not ThemeDecision.objects.exists()
+
+
+def test_a_failed_final_digest_is_compiled_again_as_the_final_one(call, client, make_staff, monkeypatch):
+    real = digests.build_content
+    monkeypatch.setattr(digests, "build_content", lambda digest: 1 / 0 if digest.is_final else real(digest))
+    final = final_digest()
+    assert final.status == DigestStatus.FAILED and "ZeroDivisionError" in final.last_error
+    monkeypatch.undo()
+    rung = []
+    monkeypatch.setattr("feedback.doorbell.ring_on_commit", lambda name, *args: rung.append((name, args)))
+    make_staff("Policy leads", client=client)
+
+    client.post("/admin/feedback/digest/", {"action": "retry", "_selected_action": [final.pk]})
+
+    assert rung == [("feedback.tasks.compile_final_digest_task", ())]
+    assert Digest.objects.get(pk=final.pk).attempts == 0
+    assert final_digest().status == DigestStatus.READY

@@ -75,7 +75,10 @@ class DigestAdmin(WorkspaceAdmin):
         # A person asking again gets a fresh set of attempts.
         queryset.filter(status=DigestStatus.FAILED).update(attempts=0)
         for digest in failed:
-            doorbell.ring_on_commit(tasks.compile_digest_task.name, week_of(digest.period_start).label)
+            if digest.is_final:
+                doorbell.ring_on_commit(tasks.compile_final_digest_task.name)
+            else:
+                doorbell.ring_on_commit(tasks.compile_digest_task.name, week_of(digest.period_start).label)
         self.message_user(request, f"{len(failed)} digest(s) will be compiled again shortly.")
 
     def get_urls(self):
@@ -207,8 +210,8 @@ class DigestAdmin(WorkspaceAdmin):
             },
         )
         response = HttpResponse(pdf.render_pdf(html), content_type="application/pdf")
-        label = digest.content["period"]["label"]
-        response["Content-Disposition"] = f'attachment; filename="qipp-digest-{digest.number}-{label}.pdf"'
+        name = "final-digest" if digest.is_final else f"digest-{digest.number}-{digest.content['period']['label']}"
+        response["Content-Disposition"] = f'attachment; filename="qipp-{name}.pdf"'
         return response
 
 
