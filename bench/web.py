@@ -159,6 +159,8 @@ def gunicorn(
     log = RESULTS / f"gunicorn-{port}.log"
     command = [
         str(BIN / "gunicorn"),
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),
         wsgi,
         "--bind",
         f"127.0.0.1:{port}",

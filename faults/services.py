@@ -331,7 +331,7 @@ class SmtpSink:
 
 
 class Portal:
-    """The portal's processes as the Procfile runs them, with the fault suite's settings."""
+    """The portal's processes as Procfile.dev runs them, with the fault suite's settings."""
 
     def __init__(self, base: Path, *, postgres: Postgres, redis: Redis, smtp: SmtpSink):
         self.base = base
@@ -380,6 +380,8 @@ class Portal:
         claim_port(self.web_port)
         command = [
             str(VENV_BIN / "gunicorn"),
+            "--config", str(ROOT / "gunicorn.conf.py"),
+            "--access-logfile", "/dev/null",
             "qipp_portal.wsgi",
             "--bind", f"127.0.0.1:{self.web_port}",
             "--workers", "2",
@@ -392,7 +394,7 @@ class Portal:
 
     def worker(self, *, extra_env: dict | None = None) -> Process:
         # A compile made slow to be killed mid-way needs the suite's own entry
-        # point (faults/worker.py); otherwise the Procfile's command.
+        # point (faults/worker.py); otherwise Procfile.dev's command.
         slow = "FAULTS_COMPILE_DELAY_SECONDS" in (extra_env or {})
         command = [
             *([str(VENV_BIN / "python"), "-m", "faults.worker"] if slow else [str(VENV_BIN / "celery")]),

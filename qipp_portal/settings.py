@@ -1,7 +1,7 @@
 """
 Settings for the QIPP challenge feedback portal.
 
-One module, configured by environment variables (see `.env.example` and the
+One module, configured by environment variables (see `.env.development.example`, `.env.production.example` and the
 README's configuration table). `DJANGO_DEBUG` is the only switch: off unless
 set, and with it off (production) the portal refuses to start without a
 `SECRET_KEY` and `ALLOWED_HOSTS`, and sends mail over SMTP.

@@ -1,6 +1,6 @@
 """
 Every queue a task is routed to is read by the worker `make run` starts (the
-Procfile's command), on the embedded filesystem broker and on Redis. Tests
+Procfile.dev's command), on the embedded filesystem broker and on Redis. Tests
 that run tasks eagerly would never notice a queue that no worker reads.
 """
 
@@ -36,7 +36,7 @@ ONE_TASK_PER_QUEUE = {
 
 
 def procfile_worker() -> list[str]:
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
+    line = next(line for line in (ROOT / "Procfile.dev").read_text().splitlines() if line.startswith("worker:"))
     command = shlex.split(line.removeprefix("worker:"))
     return [str(Path(sys.executable).parent / command[0]), *command[1:]]
 
