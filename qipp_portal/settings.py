@@ -491,6 +491,17 @@ if env.str("RATELIMIT_IP_META_KEY", default=""):
     # A header named here was read whole, so clients could write their own address.
     raise ImproperlyConfigured("RATELIMIT_IP_META_KEY is no longer read: set QIPP_TRUSTED_PROXIES instead.")
 
+# Errors to Sentry when SENTRY_DSN is set; off otherwise. No personal data is sent (qipp_portal/errors.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from .errors import start as start_error_reporting
+
+    start_error_reporting(
+        SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        release=env.str("SENTRY_RELEASE", default=None),
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

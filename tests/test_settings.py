@@ -186,3 +186,39 @@ def test_production_refuses_a_one_machine_default_unless_told_it_is_meant(settin
     assert named in refused.stderr and "QIPP_SINGLE_HOST=1" in refused.stderr
     meant = run_portal("pass", **{**PRODUCTION, **servers, setting: value, "QIPP_SINGLE_HOST": "1"})
     assert meant.returncode == 0, meant.stderr
+
+
+def test_errors_go_to_sentry_only_when_a_dsn_is_set_and_never_with_personal_data():
+    code = (
+        "import json, sentry_sdk; client = sentry_sdk.get_client(); options = client.options; "
+        "print(json.dumps([client.is_active(), options['send_default_pii'], options['max_request_body_size'], "
+        "options['include_local_variables']]))"
+    )
+    off = run_portal(code, DJANGO_DEBUG="1")
+    on = run_portal(code, DJANGO_DEBUG="1", SENTRY_DSN="https://public@sentry.example.nhs.uk/7")
+    assert json.loads(off.stdout.strip().splitlines()[-1])[0] is False, off.stderr
+    assert json.loads(on.stdout.strip().splitlines()[-1]) == [True, False, "never", False], on.stderr
+
+
+def test_an_error_sent_to_sentry_carries_no_user_cookie_body_query_or_personal_header():
+    from qipp_portal.errors import without_personal_data
+
+    event = without_personal_data(
+        {
+            "user": {"username": "lee.lead", "ip_address": "10.0.0.7"},
+            "request": {
+                "url": "https://qipp.example.nhs.uk/admin/feedback/submission/?q=Priya+Shah",
+                "query_string": "q=Priya+Shah",
+                "cookies": {"sessionid": "abc"},
+                "data": {"name": "Priya Shah"},
+                "headers": {"Cookie": "sessionid=abc", "X-Forwarded-For": "81.2.69.160", "User-Agent": "Firefox"},
+            },
+            "exception": {"values": [{"type": "ValueError"}]},
+        }
+    )
+    assert "user" not in event
+    assert event["request"] == {
+        "url": "https://qipp.example.nhs.uk/admin/feedback/submission/",
+        "headers": {"User-Agent": "Firefox"},
+    }
+    assert event["exception"] == {"values": [{"type": "ValueError"}]}

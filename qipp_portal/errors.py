@@ -1,0 +1,40 @@
+"""
+Errors to Sentry, when SENTRY_DSN is set (off otherwise), with nothing
+personal in them: no user, no cookies, no request body, no query string
+(a search or a filter can hold a respondent's name or words), no local
+variables, and only the request headers that say nothing about a person.
+"""
+
+import sentry_sdk
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.django import DjangoIntegration
+
+HEADERS_KEPT = {"host", "user-agent", "content-type", "content-length", "x-forwarded-proto", "x-request-id"}
+
+
+def start(dsn: str, *, environment: str, release: str | None = None) -> None:
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        release=release,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,
+        max_request_body_size="never",
+        include_local_variables=False,
+        traces_sample_rate=0,
+        before_send=without_personal_data,
+    )
+
+
+def without_personal_data(event: dict, hint: dict | None = None) -> dict:
+    """The event with anything that could identify a respondent or a member of staff taken out."""
+    event.pop("user", None)
+    request = event.get("request")
+    if request:
+        for field in ("cookies", "data", "query_string", "env"):
+            request.pop(field, None)
+        if isinstance(request.get("url"), str):
+            request["url"] = request["url"].split("?", 1)[0]
+        headers = request.get("headers") or {}
+        request["headers"] = {name: value for name, value in headers.items() if name.lower() in HEADERS_KEPT}
+    return event
