@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from kombu import Exchange, Queue
 
+from . import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: load balancers' probes, answered before the host check and the HTTPS redirect.
     "feedback.health.probes",
+    # Then the request id every log line of the request (and its tasks) carries.
+    "qipp_portal.logs.request_ids",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -502,11 +506,10 @@ if SENTRY_DSN:
         release=env.str("SENTRY_RELEASE", default=None),
     )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+# Logs: JSON in production, plain in development, each line with its request
+# id and task id (qipp_portal/logs.py). The request id comes from the proxy's
+# X-Request-ID when valid, and goes with the tasks a request queues.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT is plain or json.")
+LOGGING = logs.config(level=env.str("LOG_LEVEL", default="INFO"), style=LOG_FORMAT)
