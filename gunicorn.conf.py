@@ -31,3 +31,11 @@ limit_request_field_size = 8190
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, a worker that exits stops counting in /metrics' figures."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -13,7 +13,8 @@ class FeedbackConfig(AppConfig):
 
         from axes.signals import user_locked_out
 
-        from . import admin, audit
+        # metrics: its signal receivers count every task that ends, in whichever process runs it.
+        from . import admin, audit, metrics  # noqa: F401
 
         user_locked_out.connect(audit.record_lockout, dispatch_uid="feedback.audit.lockout")
         for screen in admin.SCREENS:

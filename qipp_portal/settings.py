@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "feedback.health.probes",
     # Then the request id every log line of the request (and its tasks) carries.
     "qipp_portal.logs.request_ids",
+    "feedback.metrics.measure",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -495,6 +496,8 @@ if env.str("RATELIMIT_IP_META_KEY", default=""):
     # A header named here was read whole, so clients could write their own address.
     raise ImproperlyConfigured("RATELIMIT_IP_META_KEY is no longer read: set QIPP_TRUSTED_PROXIES instead.")
 
+# Prometheus scrapes /metrics with this bearer token; unset, /metrics answers 404.
+QIPP_METRICS_TOKEN = env.str("QIPP_METRICS_TOKEN", default="")
 # Errors to Sentry when SENTRY_DSN is set; off otherwise. No personal data is sent (qipp_portal/errors.py).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

@@ -66,6 +66,7 @@ MATRIX = [
     ("Own weekly email subscription", "/staff/weekly-summary/", "yes yes yes no yes"),
     ("Everyone's subscriptions", "/admin/feedback/subscription/", "no no no yes yes"),
     ("Outbox (every email sent)", "/admin/feedback/outgoingemail/", "no no no yes yes"),
+    ("Operations (queues, outbox, mailbox, beat jobs)", "/admin/operations/", "no no no yes yes"),
     ("Audit log", "/admin/feedback/auditevent/", "no no no yes yes"),
     ("Staff accounts", "/admin/auth/user/", "no no no yes yes"),
     ("Create an account", "/admin/auth/user/add/", "no no no yes yes"),

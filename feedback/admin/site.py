@@ -1,13 +1,15 @@
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django_otp import user_has_device
 
-from .. import accounts, dashboard
+from .. import accounts, dashboard, metrics
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -44,6 +46,16 @@ class PortalAdminSite(admin.AdminSite):
         context = super().each_context(request)
         context["two_factor_relaxed"] = settings.QIPP_RELAX_TWO_FACTOR
         return context
+
+    def get_urls(self):
+        return [path("operations/", self.admin_view(self.operations), name="operations"), *super().get_urls()]
+
+    def operations(self, request: HttpRequest) -> HttpResponse:
+        """What the background work is doing: queues, the outbox, the mailbox, beat jobs (Administrators)."""
+        if not request.user.has_perm("feedback.view_outgoingemail"):
+            raise PermissionDenied
+        context = {**self.each_context(request), "title": "Operations", "figures": metrics.figures()}
+        return TemplateResponse(request, "admin/operations.html", context)
 
     def index(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         extra_context = extra_context or {}

@@ -41,6 +41,7 @@ from .mailbox import (
     MessageOrigin,
     MessageStatus,
 )
+from .operations import TaskRuns
 from .outbox import STUCK_SENDING_AFTER, EmailKind, EmailStatus, OutgoingEmail, OutgoingEmailQuerySet
 from .saved import KEEP_SAVED_DRAFTS, SavedDraft, new_nonce
 from .submissions import (
@@ -74,6 +75,7 @@ from .weekly import DIGEST_READING_PERMISSION, Subscription, SubscriptionQuerySe
 
 __all__ = [
     "KEEP_SAVED_DRAFTS",
+    "TaskRuns",
     "SavedDraft",
     "new_nonce",
     "CallState",

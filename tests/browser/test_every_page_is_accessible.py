@@ -321,6 +321,11 @@ def test_the_staff_account_and_outbox_pages_pass_the_checks(page, check):
     assert failed.recipient not in listed
     check.page(page, "outbox")
 
+    page.goto("/admin/operations/")
+    assert page.locator("h1").inner_text() == "Operations"
+    assert "Failed for good" in page.locator("#content").inner_text()
+    check.page(page, "operations")
+
 
 def test_asking_for_a_new_link_to_saved_answers_passes_the_checks(page, check):
     page.goto("/give-views/resume/")
