@@ -11,7 +11,7 @@ WEB_PORT ?= 8000
 # (the demo login) so the portal runs with one command.
 DEV_ENV := DJANGO_DEBUG=1 QIPP_RELAX_TWO_FACTOR=1 SITE_URL=http://127.0.0.1:$(WEB_PORT)
 
-.PHONY: help run manage shell test test-browser lint format worker beat bench bench-quick profile faults faults-quick migrations-check check-deploy assets clean
+.PHONY: help run demo manage shell test test-browser lint format worker beat bench bench-quick profile faults faults-quick migrations-check check-deploy assets clean
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -37,6 +37,12 @@ run: $(BIN)/.installed assets ## Run the portal: web, Celery worker and beat, on
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	@$(DEV_ENV) $(BIN)/python manage.py ensure_demo_login
 	@echo "Emails are written to var/sent-emails/ (a file for each connection to the mail backend)."
+	@echo "Portal: http://127.0.0.1:$(WEB_PORT)/   (Ctrl-C stops web, worker and beat)"
+	@$(DEV_ENV) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
+
+demo: $(BIN)/.installed assets ## Like run, on a portal filled with demo data: submissions, themes, mail to sort, digests and the weekly email
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	@$(DEV_ENV) $(BIN)/python manage.py prepare_demo
 	@echo "Portal: http://127.0.0.1:$(WEB_PORT)/   (Ctrl-C stops web, worker and beat)"
 	@$(DEV_ENV) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
