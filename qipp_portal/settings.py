@@ -124,6 +124,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # JIT compilation suits long analytical queries; on a web request's query
     # over a million rows it spent 10 to 150 ms compiling for a few ms of work.
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    # Behind PgBouncer in transaction mode, server-side cursors (exports' iterators) break: turn them off there.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Sessions (and so the respondent's draft) live in the database: they survive
