@@ -11,18 +11,25 @@ WEB_PORT ?= 8000
 # (the demo login) so the portal runs with one command.
 DEV_ENV := DJANGO_DEBUG=1 QIPP_RELAX_TWO_FACTOR=1 SITE_URL=http://127.0.0.1:$(WEB_PORT)
 
-.PHONY: help run demo manage shell test test-browser lint format worker beat bench bench-quick profile faults faults-quick migrations-check check-deploy assets clean
+.PHONY: help run demo manage shell lock test test-browser lint format worker beat bench bench-quick profile faults faults-quick migrations-check check-deploy assets clean
 .DEFAULT_GOAL := help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# Every package pinned with its hashes (make lock writes the lock files from requirements*.txt).
+$(BIN)/.installed: requirements-dev.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed (Django 6.1). Install it, or with pyenv: pyenv install 3.12" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
+
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+
+lock: $(BIN)/.installed ## After changing requirements*.txt: pin every package with its hashes in the lock files
+	$(LOCK) --output-file requirements.lock requirements.txt
+	$(LOCK) --output-file requirements-dev.lock requirements-dev.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
