@@ -170,6 +170,9 @@ def gunicorn(
         str(RESULTS / f"gunicorn-{port}-access.log"),
         "--timeout",
         str(timeout),
+        # No worker is replaced mid-measure (production replaces each after a few thousand requests).
+        "--max-requests",
+        "0",
     ]
     with process(command, environment=load_run_environment(settings_module), log=log) as started:
         server = Server(port, started, log)

@@ -382,6 +382,7 @@ class Portal:
             str(VENV_BIN / "gunicorn"),
             "--config", str(ROOT / "gunicorn.conf.py"),
             "--access-logfile", "/dev/null",
+            "--max-requests", "0",
             "qipp_portal.wsgi",
             "--bind", f"127.0.0.1:{self.web_port}",
             "--workers", "2",

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from celery.signals import task_failure, task_retry, task_success
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Max, Min
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
@@ -65,7 +65,8 @@ def record_task(task_name: str, outcome: str, *, now: datetime | None = None) ->
     table = connection.ops.quote_name(TaskRuns._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(now or timezone.now())
     try:
-        with connection.cursor() as cursor:
+        # In a savepoint: a failure here never spoils a transaction the task ran in (an eager task's caller).
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (task, outcome, runs, last_at) VALUES (%s, %s, 1, %s) "  # noqa: S608
                 f"ON CONFLICT (task, outcome) DO UPDATE SET runs = {table}.runs + 1, last_at = excluded.last_at",
