@@ -29,8 +29,20 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 # The proxy's address, whose X-Forwarded-* headers gunicorn believes.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# No access log by default: its request lines would carry query strings (searches,
+# filters on personal details) and the tokens in respondents' links. The portal
+# logs each request itself, by view name, with its request id (feedback.metrics).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+
+def on_starting(server):
+    """A fresh start: the request counts of workers from before are not this run's."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
 
 
 def child_exit(server, worker):

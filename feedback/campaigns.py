@@ -378,9 +378,10 @@ def _record(table: _Table, matches: dict[int, int]) -> tuple[int, int]:
         table.campaigns[rows] = campaign_id
         joined += len(rows)
     changed = {int(table.campaigns[leader]) for leader in joining}
+    # In the campaigns' order, as forget_views takes them, so the two never wait on each other in a circle.
     for campaign_id, size in (
         ViewFingerprint.objects.filter(campaign_id__in=changed)
-        .order_by()
+        .order_by("campaign_id")
         .values_list("campaign_id")
         .annotate(n=Count("pk"))
     ):

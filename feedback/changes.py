@@ -114,7 +114,8 @@ def withdraw(submission: Submission, *, now: datetime | None = None) -> bool:
         current = Submission.objects.select_for_update().get(pk=submission.pk)
         if current.withdrawn:
             return False
-        views = list(current.views.order_by().values_list("pk", "element", "level"))
+        # Locked first: nothing (a coding claim, a suggestion) is added to them while they go.
+        views = list(current.views.select_for_update().order_by("pk").values_list("pk", "element", "level"))
         monday = tallies.monday_of(current.received_at)
         removed = Counter((monday, element, level) for _, element, level in views)
         tallies.add(
@@ -156,7 +157,7 @@ def _forget_mail(submission: Submission) -> None:
     """The emails to and from the respondent: nothing more is sent, and what came in keeps no words or sender."""
     emails = OutgoingEmail.objects.filter(submission=submission)
     emails.exclude(status=EmailStatus.SENT).delete()
-    emails.update(recipient="", context={})
+    emails.update(recipient="", context={}, last_error="")
     messages = InboundMessage.objects.filter(submission=submission) | InboundMessage.objects.filter(
         duplicate_of=submission
     )

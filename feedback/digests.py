@@ -546,7 +546,7 @@ def _across_the_call(digest: Digest, counted: _Counted, content: dict) -> dict:
             # Counted by a weekly digest, then withdrawn by their respondents: in no figure here.
             "withdrawn": Submission.objects.filter(
                 status=Status.WITHDRAWN,
-                membership__digest__kind=DigestKind.WEEKLY,
+                membership__digest__in=[pk for pk, _, _, _ in weekly],
                 received_at__lt=digest.period_end,
             ).count(),
             # Mail that arrived after the close, counted by the closing week's digest: not part of the call.

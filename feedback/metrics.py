@@ -30,6 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from .models import EmailStatus, InboundMessage, MailboxState, MessageStatus, OutgoingEmail, TaskRuns
 
 logger = logging.getLogger(__name__)
+requests_log = logging.getLogger("qipp.requests")
 
 REQUESTS = Counter(
     "qipp_http_requests", "HTTP requests answered, by view, method and status", ["view", "method", "status"]
@@ -50,8 +51,18 @@ def measure(get_response):
         response = get_response(request)
         match = getattr(request, "resolver_match", None)
         view = match.view_name if match else "unresolved"
-        LATENCY.labels(view).observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        LATENCY.labels(view).observe(took)
         REQUESTS.labels(view, request.method, str(response.status_code)).inc()
+        # The request's line in the log: the view's name, never its path or query (they can hold tokens, searches).
+        requests_log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            view,
+            response.status_code,
+            took * 1000,
+            extra={"view": view, "status": response.status_code, "duration_ms": round(took * 1000, 1)},
+        )
         return response
 
     return middleware

@@ -13,11 +13,10 @@ respondents who agreed to be quoted, and whose words become "[withdrawn]"
 if their respondent withdraws: such a quote is left out here.
 """
 
-import hashlib
-
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from . import doorbell
 from .digest_content import WITHDRAWN_WORDS
@@ -39,6 +38,11 @@ BATCH = 5_000
 def published() -> Digest | None:
     """The final digest, once published."""
     return Digest.objects.filter(kind=DigestKind.FINAL, published_at__isnull=False).first()
+
+
+def are_published() -> bool:
+    """Whether the outcomes page is public (the start page asks on every visit after the close: a cheap question)."""
+    return Digest.objects.filter(kind=DigestKind.FINAL, published_at__isnull=False).exists()
 
 
 def publish(digest: Digest, *, by, ip: str | None = None) -> int | None:
@@ -69,7 +73,8 @@ def publish(digest: Digest, *, by, ip: str | None = None) -> int | None:
             batch.append(
                 OutgoingEmail(
                     kind=EmailKind.OUTCOME,
-                    key=f"outcome:{hashlib.sha256(address.encode()).hexdigest()}",
+                    # Keyed (once per address) without the address, nor an unsalted hash of it.
+                    key=f"outcome:{salted_hmac('feedback.outcome-email', address, algorithm='sha256').hexdigest()}",
                     recipient=address,
                     digest=digest,
                 )

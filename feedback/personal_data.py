@@ -233,7 +233,7 @@ def erase(address: str, *, dry_run: bool = False) -> Erasure:
         Attachment.objects.filter(message__in=held.messages).delete()
         held.messages.update(raw=b"", size=0, sender_name="", sender_email="", subject="", references="", text="")
         held.emails.exclude(status=EmailStatus.SENT).delete()
-        held.emails.update(recipient="", context={})
+        held.emails.update(recipient="", context={}, last_error="")
         held.drafts.delete()
         Session.objects.filter(session_key__in=sessions).delete()
         AuditEvent.objects.record(

@@ -149,7 +149,7 @@ def _remove() -> None:
         )
     with transaction.atomic():
         _recipients().exclude(status=EmailStatus.SENT).delete()
-        _recipients().update(recipient="", context={})
+        _recipients().update(recipient="", context={}, last_error="")
 
 
 def without_personal_headers(raw: bytes) -> bytes:

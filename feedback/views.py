@@ -41,7 +41,7 @@ def start(request: HttpRequest) -> HttpResponse:
     call = window()
     context = {"elements": Element, "call": call, "state": call.state()}
     if context["state"] == CallState.CLOSED:
-        context["outcomes"] = outcomes.published() is not None
+        context["outcomes"] = outcomes.are_published()
     return render(request, "feedback/start.html", context)
 
 
@@ -533,6 +533,8 @@ def own_change_view(request: HttpRequest, number: int) -> HttpResponse:
         # Read afresh: a change that arrives after the close is refused, and nothing of it is kept.
         if closed := outside_the_call(request, fresh=True, refusing="change"):
             return closed
+        if _over_rate_limit(request, group="own-submission", rate=settings.QIPP_OWN_SUBMISSION_RATE):
+            return render(request, "429.html", status=429)
         if form.is_valid():
             try:
                 changes.change_view(
@@ -563,6 +565,8 @@ def own_withdraw(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if closed := outside_the_call(request, fresh=True, refusing="withdrawal"):
             return closed
+        if _over_rate_limit(request, group="own-submission", rate=settings.QIPP_OWN_SUBMISSION_RATE):
+            return render(request, "429.html", status=429)
         changes.withdraw(submission)
         return redirect("own_submission")
     return render(request, "feedback/own_withdraw.html", {"submission": submission})

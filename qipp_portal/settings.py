@@ -463,6 +463,8 @@ if QIPP_MIN_FILL_SECONDS < 1:
 QIPP_SUBMIT_RATE = env.str("QIPP_SUBMIT_RATE", default="20/h")
 # Links to answers saved for later, asked for by one client address (saving, and asking again).
 QIPP_RESUME_LINK_RATE = env.str("QIPP_RESUME_LINK_RATE", default="10/h")
+# Changes to, and withdrawals of, a respondent's own submission, per client address.
+QIPP_OWN_SUBMISSION_RATE = env.str("QIPP_OWN_SUBMISSION_RATE", default="30/h")
 # Emails (every kind, feedback/outbox.py): how many times sending is tried
 # before the row is marked failed. The backoff between tries spans more than
 # a day, so an SMTP outage of a day costs latency, not the email.

@@ -235,3 +235,25 @@ def test_a_failed_final_digest_is_compiled_again_as_the_final_one(call, client, 
     assert rung == [("feedback.tasks.compile_final_digest_task", ())]
     assert Digest.objects.get(pk=final.pk).attempts == 0
     assert final_digest().status == DigestStatus.READY
+
+
+def test_a_large_theme_merged_after_the_compile_is_decided_with_the_theme_it_became(call, settings, django_user_model):
+    settings.QIPP_DECIDE_THEMES_ABOVE = 3
+    lead = django_user_model.objects.create_user("lead", is_staff=True)
+    final = final_digest()
+    call["signals"].merge_into(call["boards"], by=lead)
+    ThemeDecision.objects.create(theme=call["boards"], decision=Decision.ADOPTED, reason="Boards will report it.")
+
+    assert final.undecided_themes() == []
+    assert final.approve(by=lead)
+
+
+def test_a_weekly_digest_compiled_after_the_final_one_does_not_change_its_rows(call):
+    final = final_digest()
+    before = set(final.counted().values_list("pk", flat=True))
+    # Mail received before the close, sorted after the final digest: counted late by the next weekly digest.
+    SubmissionFactory(received_at=CLOSES - datetime.timedelta(hours=2))
+    with time_machine.travel(W48.end + datetime.timedelta(hours=1)):
+        digests.compile_digest(week=W48)
+    final.refresh_from_db()
+    assert set(final.counted().values_list("pk", flat=True)) == before

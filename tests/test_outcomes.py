@@ -1,6 +1,7 @@
 """What was done with the views: publishing the final digest's outcomes, the public page, one email per address."""
 
 import datetime
+import hashlib
 
 import pytest
 import time_machine
@@ -87,6 +88,8 @@ def test_publishing_emails_each_address_that_agreed_to_be_contacted_once(approve
     assert written == 1 and again is None
     (email,) = OutgoingEmail.objects.filter(kind=EmailKind.OUTCOME)
     assert email.recipient == "priya.shah@example.nhs.uk"
+    unsalted = hashlib.sha256(b"priya.shah@example.nhs.uk").hexdigest()
+    assert "priya" not in email.key and unsalted not in email.key, "the key does not give the address away"
     mail.outbox = []
     outbox.send()
     (sent,) = mail.outbox

@@ -222,3 +222,17 @@ def test_an_error_sent_to_sentry_carries_no_user_cookie_body_query_or_personal_h
         "headers": {"User-Agent": "Firefox"},
     }
     assert event["exception"] == {"values": [{"type": "ValueError"}]}
+
+
+def test_the_links_in_paths_never_reach_sentry():
+    from qipp_portal.errors import without_personal_data
+
+    for path, shown in [
+        ("/your-submission/abc:Signed-Token/", "/your-submission/[link]/"),
+        ("/your-submission/views/2/", "/your-submission/views/2/"),
+        ("/give-views/resume/Zm9v:bar/", "/give-views/resume/[link]/"),
+        ("/give-views/received/5f0c6a8e-2b1d-4c7e-9a3f-0d2e4b6c8a10/", "/give-views/received/[token]/"),
+        ("/staff/password/MQ/abc-123/", "/staff/password/[link]/"),
+    ]:
+        event = without_personal_data({"request": {"url": f"https://qipp.example.nhs.uk{path}?x=1"}})
+        assert event["request"]["url"] == f"https://qipp.example.nhs.uk{shown}"

@@ -179,7 +179,7 @@ class DigestAdmin(WorkspaceAdmin):
         proposals = (
             View.objects.filter(
                 element=Element.NATIONAL_POLICY,
-                submission__membership__digest=digest,
+                submission__in=digest.counted(),
                 submission__consent_to_share=True,
             )
             .select_related("submission")

@@ -172,7 +172,8 @@ class DigestFilter(CappedListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
-        digest = Digest.objects.filter(pk=self.value()).first() if str(self.value()).isdigit() else None
+        found = Digest.objects.only("pk", "kind", "period_end", "compiled_at")
+        digest = found.filter(pk=self.value()).first() if str(self.value()).isdigit() else None
         if digest is None:
             return queryset.none()
         if digest.is_final:

@@ -84,11 +84,15 @@ class Digest(models.Model):
 
         if not self.is_final:
             return Submission.objects.filter(membership__digest=self)
-        return Submission.objects.filter(
+        weekly = Q(
             membership__digest__kind=DigestKind.WEEKLY,
             membership__digest__status__in=COMPILED,
-            received_at__lt=self.period_end,
-        ).exclude(status=Status.WITHDRAWN)
+            membership__digest__period_start__lt=self.period_end,
+        )
+        if self.compiled_at is not None:
+            # Frozen: only what the weekly digests compiled before it had counted.
+            weekly &= Q(membership__digest__compiled_at__lte=self.compiled_at)
+        return Submission.objects.filter(weekly, received_at__lt=self.period_end).exclude(status=Status.WITHDRAWN)
 
     @property
     def is_compiled(self) -> bool:
@@ -117,7 +121,7 @@ class Digest(models.Model):
         """
         from django.conf import settings
 
-        from .themes import ThemeDecision
+        from .themes import Theme, ThemeDecision
 
         if not self.is_final:
             return []
@@ -127,10 +131,16 @@ class Digest(models.Model):
             for theme in element["themes"]
             if theme.get("views", theme["submissions"]) > settings.QIPP_DECIDE_THEMES_ABOVE
         ]
-        decided = set(
-            ThemeDecision.objects.filter(theme_id__in=[t["id"] for t in themes]).values_list("theme_id", flat=True)
-        )
-        return sorted((t for t in themes if t["id"] not in decided), key=lambda t: -t.get("views", t["submissions"]))
+        # A theme merged since into another is decided with the theme it became.
+        became = dict(Theme.objects.filter(pk__in=[t["id"] for t in themes]).values_list("pk", "merged_into_id"))
+        for _ in range(5):
+            onward = dict(
+                Theme.objects.filter(pk__in=[t for t in became.values() if t]).values_list("pk", "merged_into_id")
+            )
+            became = {theme: onward.get(target) or target for theme, target in became.items()}
+        decided = set(ThemeDecision.objects.filter(theme__isnull=False).values_list("theme_id", flat=True))
+        undecided = [t for t in themes if t["id"] not in decided and became.get(t["id"]) not in decided]
+        return sorted(undecided, key=lambda t: -t.get("views", t["submissions"]))
 
     def approve(self, *, by) -> bool:
         """
