@@ -1,13 +1,17 @@
 """Log lines: JSON with the request id, which goes with the tasks a request queues, and the task's own id."""
 
+import io
 import json
+import logging
 import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from pythonjsonlogger.json import JsonFormatter
 
 from feedback.models import EmailStatus, OutgoingEmail
+from qipp_portal import logs
 from qipp_portal.celery import app as celery_app
 
 from .conftest import Respondent
@@ -16,10 +20,25 @@ REQUEST_ID = "5f0c6a8e-2b1d-4c7e-9a3f-0d2e4b6c8a10"
 
 
 @pytest.fixture
-def json_lines(capfd):
-    """What the portal logs to its console handler, one dict a line (the worker sets logging up again as it starts)."""
+def json_lines():
+    """
+    What the outbox logs, formatted as the production handler formats it (JSON,
+    with the ids), one dict a line. On the outbox's own logger, which a worker
+    setting logging up again as it starts leaves alone.
+    """
     assert settings.LOG_FORMAT == "json", "production settings (the tests' own) log JSON"
-    return lambda: [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    production = logs.config(level="INFO", style="json")["formatters"]["json"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(production["fmt"], rename_fields=production["rename_fields"]))
+    handler.addFilter(logs.Ids())
+    outbox_log = logging.getLogger("feedback.outbox")
+    level = outbox_log.level
+    outbox_log.addHandler(handler)
+    outbox_log.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    outbox_log.removeHandler(handler)
+    outbox_log.setLevel(level)
 
 
 @pytest.mark.django_db
