@@ -35,14 +35,18 @@ WAITING_TASK = "feedback.tasks.send_waiting_emails_task"
 BATCH = 5_000
 
 
+def _published():
+    return Digest.objects.filter(kind=DigestKind.FINAL, published_at__isnull=False)
+
+
 def published() -> Digest | None:
     """The final digest, once published."""
-    return Digest.objects.filter(kind=DigestKind.FINAL, published_at__isnull=False).first()
+    return _published().first()
 
 
 def are_published() -> bool:
     """Whether the outcomes page is public (the start page asks on every visit after the close: a cheap question)."""
-    return Digest.objects.filter(kind=DigestKind.FINAL, published_at__isnull=False).exists()
+    return _published().exists()
 
 
 def publish(digest: Digest, *, by, ip: str | None = None) -> int | None:
