@@ -165,8 +165,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static", BASE_DIR / "build" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Exports made in the background, deleted after 24 hours. Any Django
-    # storage backend every web and worker host reaches will do.
+    # Exports made in the background, deleted after 24 hours: a worker writes
+    # the file and any web host serves it, so on several hosts they go to an
+    # object store every host reaches (EXPORTS_S3_BUCKET); a folder otherwise.
     "exports": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": VAR_DIR / "exports"},
@@ -177,6 +178,24 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+if EXPORTS_S3_BUCKET := env.str("EXPORTS_S3_BUCKET", default=""):
+    # Credentials come the usual boto3 way (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or the host's role). The bucket stays private:
+    # downloads go through the portal, which checks who asks each time.
+    STORAGES["exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": EXPORTS_S3_BUCKET,
+            # Any S3-compatible store (MinIO, Ceph, a cloud's own); AWS when empty.
+            "endpoint_url": env.str("EXPORTS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("EXPORTS_S3_REGION", default="") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            # A download is read into a spooled file: past 8 MB it goes to disk, not memory.
+            "max_memory_size": 8 * 1024 * 1024,
+        },
+    }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = ["nhsuk"]
 CRISPY_TEMPLATE_PACK = "nhsuk"
