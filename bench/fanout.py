@@ -107,7 +107,7 @@ def measure(*, rounds: int) -> Result:
     with smtp_sink() as (controller, handler):
         settings.MAILERS = {
             "default": {
-                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "BACKEND": "feedback.mailer.EmailBackend",
                 "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 10},
             }
         }

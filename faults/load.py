@@ -55,23 +55,31 @@ class Response:
 
 
 class Browser:
-    """One respondent's cookies, over plain HTTP to gunicorn as if through the TLS proxy."""
+    """
+    One respondent's cookies, over plain HTTP to gunicorn as if through the
+    TLS proxy. `site` is the name in the address bar (the Host header); the
+    request goes to `target()`, a web host.
+    """
 
-    def __init__(self, port: int, *, timeout: float = 30):
-        self.port, self.timeout = port, timeout
+    def __init__(self, port: int, *, timeout: float = 30, address: str = "127.0.0.1", site: str | None = None):
+        self.port, self.timeout, self.address = port, timeout, address
+        self.site = site or f"127.0.0.1:{port}"
         self.cookies: dict[str, str] = {}
 
+    def target(self) -> tuple[str, int]:
+        return self.address, self.port
+
     def request(self, method: str, path: str, form: dict | None = None) -> Response:
-        headers = {"Host": f"127.0.0.1:{self.port}", "X-Forwarded-Proto": "https"}
+        headers = {"Host": self.site, "X-Forwarded-Proto": "https"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         body = None
         if form is not None:
             body = urlencode(form, doseq=True)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Origin"] = f"https://127.0.0.1:{self.port}"
+            headers["Origin"] = f"https://{self.site}"
         started = time.monotonic()
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        connection = http.client.HTTPConnection(*self.target(), timeout=self.timeout)
         try:
             connection.request(method, path, body=body, headers=headers)
             reply = connection.getresponse()
@@ -188,8 +196,8 @@ def send(browser: Browser, page: Response, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def respond(port: int, number: int, email: str) -> Outcome:
-    browser = Browser(port)
+def respond(port: int, number: int, email: str, browser: Browser | None = None) -> Outcome:
+    browser = browser or Browser(port)
     outcome = Outcome(number=number, email=email, started=time.time())
     page = journey_to_check(browser, outcome)
     if page is not None:
@@ -198,8 +206,11 @@ def respond(port: int, number: int, email: str) -> Outcome:
     return outcome
 
 
-def stream(port: int, *, seconds: float, clients: int, prefix: str, pause: float = 0.0) -> list[Outcome]:
-    """`clients` respondents at a time, one after another, for `seconds`; every attempt's outcome."""
+def stream(port: int, *, seconds: float, clients: int, prefix: str, pause: float = 0.0, browser=None) -> list[Outcome]:
+    """
+    `clients` respondents at a time, one after another, for `seconds`; every
+    attempt's outcome. `browser`, if given, makes each respondent's Browser.
+    """
     outcomes: list[Outcome] = []
     lock = threading.Lock()
     counter = iter(range(1_000_000))
@@ -209,7 +220,7 @@ def stream(port: int, *, seconds: float, clients: int, prefix: str, pause: float
         while time.monotonic() < deadline:
             with lock:
                 number = next(counter)
-            outcome = respond(port, number, f"{prefix}-{number}@example.nhs.uk")
+            outcome = respond(port, number, f"{prefix}-{number}@example.nhs.uk", browser() if browser else None)
             with lock:
                 outcomes.append(outcome)
             if pause:

@@ -8,6 +8,7 @@ Every process is started here as the leader of a new process group and is
 stopped by that id (never by name), in `stop_all`, which also runs at exit.
 """
 
+import asyncio
 import atexit
 import contextlib
 import email
@@ -167,18 +168,26 @@ def workspace() -> Path:
 
 
 class Postgres:
-    """A throwaway PostgreSQL cluster run by the postgres user (initdb refuses root)."""
+    """
+    A throwaway PostgreSQL cluster run by the postgres user (initdb refuses
+    root): on a spare loopback port, or on a host of the multi-host scenario
+    (faults/hosts.py) at its own address, with `settings` for postgresql.conf.
+    """
 
-    def __init__(self, base: Path):
-        self.port = free_port()
+    def __init__(self, base: Path, *, host=None, settings: dict | None = None):
+        self.host = host
+        self.address = host.address if host else "127.0.0.1"
+        self.port = 5432 if host else free_port()
+        self.settings = settings or {}
         self.dir = base / "postgres"
         self.data = self.dir / "data"
         self.logfile = self.dir / "postgres.log"
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/qipp"
+        self.url = f"postgres://postgres@{self.address}:{self.port}/qipp"
 
     def _as_postgres(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        run_as = ["runuser", "-u", "postgres", "--", *command]
         return subprocess.run(  # noqa: S603
-            ["runuser", "-u", "postgres", "--", *command],  # noqa: S607
+            self.host.command(run_as) if self.host else run_as,
             capture_output=True,
             text=True,
             check=check,
@@ -188,17 +197,22 @@ class Postgres:
         self.dir.mkdir()
         shutil.chown(self.dir, "postgres", "postgres")
         self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        if self.host:
+            # The other hosts reach it over their network.
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self.host.network} trust\n")
         _cleanups.append(self.stop)
         self.start()
-        self._as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "qipp")
+        self._as_postgres(str(PG_BIN / "createdb"), "-h", self.address, "-p", str(self.port), "qipp")
         return self
 
     def start(self) -> None:
-        claim_port(self.port)
+        if not self.host:
+            claim_port(self.port)
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
+            f"-p {self.port} -c listen_addresses={self.address} -c unix_socket_directories={self.dir} "
             "-c fsync=off -c max_connections=200"
-        )
+        ) + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._as_postgres(
             str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.logfile), "-o", options, "-w", "start"
         )
@@ -217,26 +231,34 @@ class Postgres:
 
 
 class Redis:
-    def __init__(self, base: Path):
-        self.port = free_port()
+    def __init__(self, base: Path, *, host=None):
+        self.host = host
+        self.address = host.address if host else "127.0.0.1"
+        self.port = 6379 if host else free_port()
+        # Reached from other hosts, Redis wants a password (it refuses them otherwise).
+        self.password = os.urandom(16).hex() if host else ""
         self.dir = base / "redis"
         self.dir.mkdir()
         self.process: Process | None = None
 
     def url(self, database: int, scheme: str = "redis") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}/{database}"
+        credentials = f":{self.password}@" if self.password else ""
+        return f"{scheme}://{credentials}{self.address}:{self.port}/{database}"
 
     def start(self) -> "Redis":
-        claim_port(self.port)
+        if not self.host:
+            claim_port(self.port)
         command = [
             "redis-server",
             "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            "--bind", self.address,
             "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
             "--dir", str(self.dir),
         ]  # fmt: skip
+        if self.host:
+            command = self.host.command([*command, "--requirepass", self.password])
         self.process = Process("redis", command, env=dict(os.environ), log=self.dir / "redis.log").start()
         if not wait_until(lambda: self.cli("PING") == "PONG", timeout=10):
             raise RuntimeError(f"Redis did not start:\n{self.process.output()[-2000:]}")
@@ -248,9 +270,12 @@ class Redis:
             _processes.remove(self.process)
             self.process = None
 
+    def _auth(self) -> list[str]:
+        return ["-a", self.password, "--no-auth-warning"] if self.password else []
+
     def cli(self, *command: str) -> str:
         result = subprocess.run(  # noqa: S603
-            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *command],  # noqa: S607
+            ["redis-cli", "-h", self.address, "-p", str(self.port), *self._auth(), *command],  # noqa: S607
             capture_output=True,
             text=True,
         )
@@ -270,11 +295,12 @@ class Received:
 
 
 class Recorder:
-    """aiosmtpd handler: keeps every message it accepts."""
+    """aiosmtpd handler: keeps every message it accepts, then waits `delay` seconds before saying so."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         self.messages: list[Received] = []
         self.lock = threading.Lock()
+        self.delay = delay
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content)
@@ -290,15 +316,19 @@ class Recorder:
                         sent_date=parsedate_to_datetime(date).timestamp() if date else None,
                     )
                 )
+        if self.delay:
+            # A relay that is slow to answer: the message is in, the sender not yet told.
+            await asyncio.sleep(self.delay)
         return "250 OK"
 
 
 class SmtpSink:
     """An SMTP server on a fixed spare port. Stopped, the port refuses connections, as a mail server that is down."""
 
-    def __init__(self):
+    def __init__(self, address: str = "127.0.0.1", *, delay: float = 0.0):
+        self.address = address
         self.port = free_port()
-        self.recorder = Recorder()
+        self.recorder = Recorder(delay)
         self.controller = None
 
     def start(self) -> "SmtpSink":
@@ -307,7 +337,7 @@ class SmtpSink:
         # aiosmtpd logs every SMTP command at INFO.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         claim_port(self.port)
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.recorder, hostname=self.address, port=self.port)
         self.controller.start()
         _cleanups.append(self.stop)
         return self
@@ -328,6 +358,36 @@ class SmtpSink:
 
 
 # --- The portal --------------------------------------------------------------
+
+
+def web_command(bind: str) -> list[str]:
+    """gunicorn with the production configuration, two workers, no access log, never recycled mid-scenario."""
+    return [
+        str(VENV_BIN / "gunicorn"),
+        "--config", str(ROOT / "gunicorn.conf.py"),
+        "--access-logfile", "/dev/null",
+        "--max-requests", "0",
+        "qipp_portal.wsgi",
+        "--bind", bind,
+        "--workers", "2",
+        "--timeout", "60",
+    ]  # fmt: skip
+
+
+def worker_command(hostname: str, *, slow: bool = False) -> list[str]:
+    """Procfile.dev's worker; with `slow`, the suite's own entry point that slows every compile (faults/worker.py)."""
+    return [
+        *([str(VENV_BIN / "python"), "-m", "faults.worker"] if slow else [str(VENV_BIN / "celery")]),
+        "-A", "qipp_portal",
+        "worker",
+        "--loglevel=INFO",
+        "--concurrency=2",
+        "--hostname", hostname,
+    ]  # fmt: skip
+
+
+def beat_command(schedule: Path) -> list[str]:
+    return [str(VENV_BIN / "celery"), "-A", "qipp_portal", "beat", "--loglevel=INFO", "--schedule", str(schedule)]
 
 
 class Portal:
@@ -378,33 +438,14 @@ class Portal:
 
     def web(self) -> Process:
         claim_port(self.web_port)
-        command = [
-            str(VENV_BIN / "gunicorn"),
-            "--config", str(ROOT / "gunicorn.conf.py"),
-            "--access-logfile", "/dev/null",
-            "--max-requests", "0",
-            "qipp_portal.wsgi",
-            "--bind", f"127.0.0.1:{self.web_port}",
-            "--workers", "2",
-            "--timeout", "60",
-        ]  # fmt: skip
-        process = self._process("web", command, None).start()
+        process = self._process("web", web_command(f"127.0.0.1:{self.web_port}"), None).start()
         if not wait_until(lambda: listening(self.web_port) or not process.running, timeout=30) or not process.running:
             raise RuntimeError(f"web did not start:\n{process.output()[-3000:]}")
         return process
 
     def worker(self, *, extra_env: dict | None = None) -> Process:
-        # A compile made slow to be killed mid-way needs the suite's own entry
-        # point (faults/worker.py); otherwise Procfile.dev's command.
         slow = "FAULTS_COMPILE_DELAY_SECONDS" in (extra_env or {})
-        command = [
-            *([str(VENV_BIN / "python"), "-m", "faults.worker"] if slow else [str(VENV_BIN / "celery")]),
-            "-A", "qipp_portal",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=2",
-            "--hostname", f"faults{self.count + 1}@%h",
-        ]  # fmt: skip
+        command = worker_command(f"faults{self.count + 1}@%h", slow=slow)
         process = self._process("worker", command, extra_env).start()
         if not process.wait_for_output(" ready.", timeout=60):
             raise RuntimeError(f"worker did not start:\n{process.output()[-3000:]}")
@@ -413,14 +454,7 @@ class Portal:
     def beat(self) -> Process:
         schedule = self.base / "var" / f"beat-{self.count + 1}"
         schedule.parent.mkdir(parents=True, exist_ok=True)
-        command = [
-            str(VENV_BIN / "celery"),
-            "-A", "qipp_portal",
-            "beat",
-            "--loglevel=INFO",
-            "--schedule", str(schedule),
-        ]  # fmt: skip
-        process = self._process("beat", command, None).start()
+        process = self._process("beat", beat_command(schedule), None).start()
         if not process.wait_for_output("beat: Starting", timeout=60):
             raise RuntimeError(f"beat did not start:\n{process.output()[-3000:]}")
         return process

@@ -99,7 +99,7 @@ def last_complete_week(*, now: datetime | None = None) -> Week:
     return week_of(now or timezone.now()).previous()
 
 
-def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
+def compile_digest(*, week: Week, now: datetime | None = None, wait: bool = True) -> Digest:
     """
     Compile the digest for `week`, once.
 
@@ -107,8 +107,10 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
     unique per week and claimed with a conditional update, so a second run, a
     redelivered task or a double click finds it compiling or compiled. A
     caller that finds another compile under way waits for it and returns the
-    digest it made. A failed compile is recorded on the row, with its error,
-    and is claimed again by the next call.
+    digest it made; with `wait` off (tasks: a worker's process is not held up
+    by a compile on a host that may have vanished) it returns the digest as it
+    stands, still compiling. A failed compile is recorded on the row, with its
+    error, and is claimed again by the next call.
     """
     now = now or timezone.now()
     if week.end > now:
@@ -116,12 +118,14 @@ def compile_digest(*, week: Week, now: datetime | None = None) -> Digest:
     digest, _ = Digest.objects.get_or_create(
         kind=DigestKind.WEEKLY, period_start=week.start, defaults={"period_end": week.end}
     )
-    return _compile_once(digest, now=now)
+    return _compile_once(digest, now=now, wait=wait)
 
 
-def _compile_once(digest: Digest, *, now: datetime) -> Digest:
+def _compile_once(digest: Digest, *, now: datetime, wait: bool = True) -> Digest:
     """Claim the digest and compile it, or wait for the compile under way; the digest as it then stands."""
     with _compile_lock(digest) as held:
+        if held is None and not wait:
+            return Digest.objects.get(pk=digest.pk)
         attempt = digest.claim(now=now, live_compile_excluded=held) if held is not None else 0
         if attempt:
             try:
@@ -137,7 +141,7 @@ def _compile_once(digest: Digest, *, now: datetime) -> Digest:
         return Digest.objects.get(pk=digest.pk)
 
 
-def compile_final_digest(*, now: datetime | None = None) -> Digest | None:
+def compile_final_digest(*, now: datetime | None = None, wait: bool = True) -> Digest | None:
     """
     Once the call has closed and the week it closed in has ended: compile
     every weekly digest of the call not yet compiled, then the final digest,
@@ -159,13 +163,13 @@ def compile_final_digest(*, now: datetime | None = None) -> Digest | None:
     opens = min(moment for moment in (call.opens_at, first_received, closes) if moment is not None)
     week = week_of(opens)
     while week.start <= last.start:
-        if not compile_digest(week=week, now=now).is_compiled:
+        if not compile_digest(week=week, now=now, wait=wait).is_compiled:
             return None
         week = week.next()
     digest, _ = Digest.objects.get_or_create(
         kind=DigestKind.FINAL, defaults={"period_start": week_of(opens).start, "period_end": closes}
     )
-    return _compile_once(digest, now=now)
+    return _compile_once(digest, now=now, wait=wait)
 
 
 def group_campaigns_before(week: Week) -> None:

@@ -14,7 +14,9 @@ sends it.
   too many attempts, marks it failed for a person to see.
 - SMTP has no idempotency key. A worker that dies between the server's "250
   OK" and recording it leaves the row "sending": it is never sent again by
-  itself (at most once), and the admin lists it with "send again".
+  itself (at most once), and the admin lists it with "send again". So does a
+  connection lost, or a reply that never comes, after the whole message went
+  out (the server may have it): the rest of that batch waits again.
 - Rows a batch claimed but never tried (the database went away, a bug) go
   back to waiting, their attempt uncounted.
 
@@ -55,6 +57,10 @@ RECORD_RETRY_PAUSES = [0.5, 1, 2, 4, 8, 15, 30]
 
 class PermanentEmailError(Exception):
     """The mail server refused the message for good (a 5xx reply)."""
+
+
+class OutcomeUnknown(Exception):
+    """The whole message went out, then the connection failed before the server's reply: it may have it."""
 
 
 # --- Making emails -----------------------------------------------------------
@@ -159,14 +165,17 @@ def send(*, ids: list[int] | None = None, now: datetime | None = None, batch_siz
     """
     Send every email that is due (or, given `ids`, those of them that are
     due), a batch at a time over one SMTP connection each. Returns counts by
-    outcome: sent, retry, failed and skipped (no longer wanted).
+    outcome: sent, retry, failed, skipped (no longer wanted) and unknown
+    (left "sending": the server may have it).
     """
     now = now or timezone.now()
     size = batch_size or settings.QIPP_EMAIL_BATCH
-    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "unknown": 0}
     while batch := _claim(now=now, size=size, ids=ids):
         for outcome, count in _send_batch(batch, now=now).items():
             outcomes[outcome] += count
+        if outcomes["unknown"]:
+            break  # the mail server went quiet mid-message: the rest waits for the next run
     return outcomes
 
 
@@ -220,7 +229,7 @@ def _send_batch(batch: list[OutgoingEmail], *, now: datetime) -> dict[str, int]:
 
 
 def _send_rows(batch: list[OutgoingEmail], *, tried: set[int], now: datetime) -> dict[str, int]:
-    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "unknown": 0}
     shared: dict = {"batch": batch}
     smtp = mail.mailers["default"]
     try:
@@ -248,6 +257,13 @@ def _send_rows(batch: list[OutgoingEmail], *, tried: set[int], now: datetime) ->
             except PermanentEmailError as error:
                 outcomes[_failure(row, error, permanent=True, now=now)] += 1
                 continue
+            except OutcomeUnknown as error:
+                _unknown(row, error)
+                outcomes["unknown"] += 1
+                # The connection is gone: the rest of the batch waits again, untried.
+                untried = [other.pk for other in batch if other.pk not in tried]
+                _release(OutgoingEmail.objects.filter(pk__in=untried, claim=row.claim))
+                break
             except OSError as error:  # smtplib's errors, refused connections and timeouts
                 outcomes[_failure(row, error, permanent=False, now=now)] += 1
                 continue
@@ -270,7 +286,7 @@ def _send_rows(batch: list[OutgoingEmail], *, tried: set[int], now: datetime) ->
 
 
 def _deliver(message, smtp) -> None:
-    """Send one message, sorting failures into transient (raised as they are) and permanent."""
+    """Send one message, sorting failures into transient (raised as they are), permanent and unknown."""
     try:
         smtp.send_messages([message])
     except smtplib.SMTPRecipientsRefused as error:
@@ -279,6 +295,23 @@ def _deliver(message, smtp) -> None:
         if 500 <= error.smtp_code < 600:
             raise PermanentEmailError(f"{error.smtp_code} {error.smtp_error!r}") from error
         raise
+    except OSError as error:
+        if getattr(smtp, "message_sent", False):
+            raise OutcomeUnknown(f"{type(error).__name__}: {error}") from error
+        raise
+
+
+def _unknown(row: OutgoingEmail, error: OutcomeUnknown) -> None:
+    """Leave the row "sending", saying why, for a person to check and send again."""
+    detail = (
+        f"Sent, but the mail server's reply never came ({error}): the server may have it. Check before sending again."
+    )
+    _record(
+        lambda: OutgoingEmail.objects.filter(pk=row.pk, claim=row.claim, status=EmailStatus.SENDING).update(
+            last_error=detail[:1000]
+        )
+    )
+    logger.error("%s may or may not have been sent: left for a person to check (%s)", row.key, error)
 
 
 def _failure(row: OutgoingEmail, error: Exception, *, permanent: bool, now: datetime) -> str:

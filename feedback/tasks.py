@@ -34,7 +34,9 @@ def compile_digest_task(week: str | None = None) -> str:
     """Compile the digest for an ISO week ("2026-W47"), by default the last complete one. Safe to run twice."""
     target = Week.parse(week) if week else digests.last_complete_week()
     digests.group_campaigns_before(target)
-    digest = digests.compile_digest(week=target)
+    # A compile under way elsewhere is not waited for: beat asks again, and
+    # meanwhile this process takes other work.
+    digest = digests.compile_digest(week=target, wait=False)
     return f"{digest}: {digest.status}"
 
 
@@ -44,7 +46,7 @@ def compile_final_digest_task() -> str:
     if Digest.objects.filter(kind=DigestKind.FINAL, status__in=COMPILED).exists():
         return "compiled already"
     digests.group_campaigns_before(digests.last_complete_week())
-    digest = digests.compile_final_digest()
+    digest = digests.compile_final_digest(wait=False)
     return f"{digest}: {digest.status}" if digest else "the call has not closed, or its last week has not ended"
 
 
@@ -53,11 +55,13 @@ def send_weekly_emails_task() -> dict:
     """
     Once last week's summary is due: compile its digest if need be, make one
     email per subscriber if absent, then send whatever is waiting. Safe to
-    run twice, late, or from two processes at once.
+    run twice, late, or from two processes at once. While the digest is being
+    compiled elsewhere it sends what is waiting and plans nothing: the next
+    run does, ten minutes later.
     """
     due = outbox.weekly_week_due()
     digests.group_campaigns_before(due)
-    digest = digests.compile_digest(week=due)
+    digest = digests.compile_digest(week=due, wait=False)
     if digest.is_compiled:
         outbox.plan_weekly_emails(digest=digest)
     return outbox.send()

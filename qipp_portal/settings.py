@@ -256,7 +256,7 @@ if DEBUG and not env.str("SMTP_HOST", default=""):
 else:
     MAILERS = {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "BACKEND": "feedback.mailer.EmailBackend",
             "OPTIONS": {
                 "host": env.str("SMTP_HOST", default="localhost"),
                 "port": env.int("SMTP_PORT", default=25),

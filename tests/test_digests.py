@@ -366,6 +366,44 @@ def test_beat_compiles_last_weeks_digest_every_hour_until_it_is_done():
     assert Digest.objects.count() == 1
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks between two database sessions")
+@pytest.mark.django_db(transaction=True)
+def test_a_compile_under_way_on_another_host_holds_up_no_task():
+    """A worker host cut off mid-compile keeps its lock until PostgreSQL drops it: tasks elsewhere carry on."""
+    from django.db import connections
+
+    from feedback.models import EmailKind, OutgoingEmail
+
+    from .test_weekly_email import subscriber
+
+    SubmissionFactory(received_at=at(W47, 1))
+    subscriber("lead")
+    with time_machine.travel(AFTER_W47):
+        digest = Digest.objects.create(period_start=W47.start, period_end=W47.end)
+        elsewhere = connections.create_connection("default")
+        try:
+            with elsewhere.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [digests.COMPILE_LOCK, digest.pk])
+            with connection.cursor() as cursor:
+                # Waiting for the lock would fail the test here, not hang it.
+                cursor.execute("SET lock_timeout = '5s'")
+            started = time.monotonic()
+            compiled_here = tasks.compile_digest_task("2026-W47")
+            tasks.send_weekly_emails_task()
+            waited = time.monotonic() - started
+        finally:
+            elsewhere.close()
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        assert compiled_here == f"{digest}: {digest.status}" and digest.status != DigestStatus.READY
+        assert not OutgoingEmail.objects.filter(kind=EmailKind.WEEKLY_SUMMARY).exists()
+        assert waited < 10
+        # Once the other session is gone, the next runs compile it and plan the weekly email.
+        assert tasks.compile_digest_task("2026-W47") == "Digest 1 (2026-W47): ready"
+        tasks.send_weekly_emails_task()
+        assert OutgoingEmail.objects.filter(kind=EmailKind.WEEKLY_SUMMARY).count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_compile_task_runs_through_a_real_celery_worker():
     from celery.contrib.testing.worker import start_worker

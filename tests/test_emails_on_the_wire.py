@@ -58,7 +58,7 @@ def sink(settings):
     controller.start()
     settings.MAILERS = {
         "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "BACKEND": "feedback.mailer.EmailBackend",
             "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10},
         }
     }

@@ -72,7 +72,7 @@ def test_production_sends_mail_over_smtp_and_keeps_database_connections():
     values = production_settings("MAILERS", "DATABASES", "DEBUG", SMTP_HOST="smtp.example.nhs.uk", SMTP_PORT="587")
     assert values["DEBUG"] is False
     mailer = values["MAILERS"]["default"]
-    assert mailer["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert mailer["BACKEND"] == "feedback.mailer.EmailBackend"
     assert mailer["OPTIONS"]["host"] == "smtp.example.nhs.uk"
     assert mailer["OPTIONS"]["port"] == 587
     assert values["DATABASES"]["default"]["CONN_MAX_AGE"] >= 60
