@@ -11,7 +11,7 @@ WEB_PORT ?= 8000
 # (the demo login) so the portal runs with one command.
 DEV_ENV := DJANGO_DEBUG=1 QIPP_RELAX_TWO_FACTOR=1 SITE_URL=http://127.0.0.1:$(WEB_PORT)
 
-.PHONY: help run demo manage shell lock test test-browser lint format worker beat bench bench-quick profile faults faults-quick migrations-check check-deploy assets clean
+.PHONY: help run demo manage shell lock test test-browser lint format worker beat bench bench-quick profile faults faults-hosts faults-quick migrations-check check-deploy assets clean
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -80,8 +80,12 @@ bench-quick: $(BIN)/.installed assets ## The benchmark at 100k rows, fewer round
 profile: $(BIN)/.installed assets ## Where the form page GET and the submission POST spend their time (cProfile)
 	cd bench && ../$(BIN)/python profile_respondent.py
 
-faults: $(BIN)/.installed ## Fault injection against the portal on its own PostgreSQL, Redis and SMTP sink (about 10 minutes)
+faults: $(BIN)/.installed ## Fault injection: the one-machine scenarios, then the portal on several hosts (about 25 minutes, as root)
 	$(BIN)/python -m faults.run $(FAULTS_ARGS)
+	$(BIN)/python -m faults.hosts
+
+faults-hosts: $(BIN)/.installed ## The multi-host scenario alone: network namespaces as hosts, one cut off (about 7 minutes, as root)
+	$(BIN)/python -m faults.hosts
 
 faults-quick: $(BIN)/.installed ## The fault suite's quick scenarios: one token posted 100 times, beat twice, a Redis outage
 	$(BIN)/python -m faults.run --quick $(FAULTS_ARGS)

@@ -264,6 +264,8 @@ else:
                 "password": env.str("SMTP_PASSWORD", default=""),
                 "use_tls": env.bool("SMTP_USE_TLS", default=False),
                 "timeout": env.int("SMTP_TIMEOUT", default=10),
+                # After a message's last byte: the server's verdict is worth waiting for.
+                "reply_timeout": env.int("SMTP_REPLY_TIMEOUT", default=120),
             },
         }
     }

@@ -44,7 +44,7 @@ class QuietServer:
         return "250 OK"
 
 
-def quiet_server(settings, quiet_at: str):
+def quiet_server(settings, quiet_at: str, **options):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -54,7 +54,7 @@ def quiet_server(settings, quiet_at: str):
     settings.MAILERS = {
         "default": {
             "BACKEND": "feedback.mailer.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": TIMEOUT_SECONDS},
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": TIMEOUT_SECONDS, **options},
         }
     }
     return handler, controller
@@ -87,6 +87,21 @@ def test_silence_after_the_whole_message_went_leaves_it_sending_for_a_person_and
     assert OutgoingEmail.objects.filter(pk=first.pk, status=EmailStatus.SENDING).exists()
     # The admin lists it among the stuck once its claim is old.
     assert OutgoingEmail.objects.stuck(now=later).filter(pk=first.pk).exists()
+
+
+def test_a_verdict_that_comes_late_but_within_the_reply_timeout_records_the_email_sent(settings):
+    server, controller = quiet_server(settings, "after the message", reply_timeout=TIMEOUT_SECONDS * 6)
+    try:
+        first, second, _ = three_acknowledgements_due()
+        outcome = outbox.send(ids=[first.pk, second.pk])
+    finally:
+        controller.stop()
+
+    assert outcome["sent"] == 2 and outcome["unknown"] == 0
+    assert set(OutgoingEmail.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {
+        EmailStatus.SENT
+    }
+    assert sorted(server.received) == ["respondent0@example.nhs.uk", "respondent1@example.nhs.uk"]
 
 
 def test_the_rest_of_the_batch_waits_again_untried_when_the_server_goes_quiet(settings):
