@@ -26,6 +26,7 @@ its peers, as when a machine drops off the network. Everything made here
 import argparse
 import contextlib
 import itertools
+import json
 import os
 import platform
 import subprocess
@@ -455,6 +456,15 @@ def cut_the_compiling_host(cluster: Cluster, result: Result, *, week, seconds: f
     return cut, host
 
 
+def _log_lines(process: Process):
+    """A process's JSON log lines (the worker's banner and other plain lines left out)."""
+    for line in process.output().splitlines():
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(line)
+            if isinstance(parsed, dict) and "time" in parsed:
+                yield parsed
+
+
 def _claimed_by_now() -> int:
     from feedback.models import EmailStatus, OutgoingEmail
 
@@ -584,6 +594,18 @@ def several_hosts(cluster: Cluster, result: Result, *, long_cut: float, short_cu
         len(in_long_cut) == len(stuck),
         f"{len(stuck) - len(in_long_cut)} emails stuck that the long cut cannot explain",
     )
+    # Emails kept flowing while a worker host was gone: how long after each submission its acknowledgement came.
+    received_at = dict(Submission.objects.exclude(email="").values_list("email", "received_at"))
+    delays = sorted(
+        m.at - received_at[m.to].timestamp()
+        for m in messages
+        if m.subject.startswith(oracle.ACK_SUBJECT) and m.to in received_at
+    )
+    if delays:
+        result.figure(
+            "acknowledgement after its submission: p50 / p95 / max",
+            f"{load.percentile(delays, 0.5):.1f}s / {load.percentile(delays, 0.95):.1f}s / {delays[-1]:.1f}s",
+        )
     acks_due = Submission.objects.exclude(email="").count()
     acks = OutgoingEmail.objects.filter(kind=EmailKind.ACKNOWLEDGEMENT).count()
     result.check(acks == acks_due, f"{acks} acknowledgements for {acks_due} submissions with an email address")
@@ -597,6 +619,10 @@ def several_hosts(cluster: Cluster, result: Result, *, long_cut: float, short_cu
     if long_host:
         worker = next(p for p in cluster.processes if p.host == long_host and p.name.startswith("worker"))
         result.check(worker.running, f"the worker on {long_host.name} did not survive the cut")
+        back = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(long_cut_at + long_cut))
+        ran = sum(1 for line in _log_lines(worker) if "succeeded in" in line["message"] and line["time"] >= back)
+        result.figure(f"tasks {long_host.name} ran after the long cut", ran)
+        result.check(ran > 0, f"{long_host.name} ran no task after it came back")
     if stopped_web:
         result.figure("web2 stopped (SIGTERM) at, seconds into the long cut", f"{stopped_web['at'] - long_cut_at:.0f}")
     result.figure("load ended, seconds after the short cut ended", f"{ended - short_cut_at - short_cut:.0f}")
