@@ -21,6 +21,11 @@ class _KnowsWhenMessageSent:
     message_sent = False
     reply_timeout: float | None = None
 
+    def sendmail(self, *args, **kwargs):
+        # Each message starts unsent, whatever happened to the one before on this connection.
+        self.message_sent = False
+        return super().sendmail(*args, **kwargs)
+
     def data(self, msg):
         self.message_sent = False
         try:

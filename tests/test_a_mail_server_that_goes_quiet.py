@@ -27,12 +27,14 @@ TIMEOUT_SECONDS = 1
 class QuietServer:
     """Records each message it is given; goes quiet (longer than the client waits) at one step."""
 
-    def __init__(self, quiet_at: str):
-        self.quiet_at = quiet_at
+    def __init__(self, quiet_at: str, after: int = 0):
+        self.quiet_at, self.after = quiet_at, after
         self.received: list[str] = []
+        self.recipients = 0
 
     async def handle_RCPT(self, server, session, envelope, address, options):
-        if self.quiet_at == "recipient":
+        self.recipients += 1
+        if self.quiet_at == "recipient" and self.recipients > self.after:
             await asyncio.sleep(TIMEOUT_SECONDS * 3)
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -44,11 +46,11 @@ class QuietServer:
         return "250 OK"
 
 
-def quiet_server(settings, quiet_at: str, **options):
+def quiet_server(settings, quiet_at: str, after: int = 0, **options):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    handler = QuietServer(quiet_at)
+    handler = QuietServer(quiet_at, after)
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     settings.MAILERS = {
@@ -130,3 +132,17 @@ def test_silence_before_the_message_went_is_tried_again_later(settings):
     first.refresh_from_db()
     assert first.status == EmailStatus.PENDING and first.next_attempt_at > timezone.now()
     assert server.received == []
+
+
+def test_silence_before_the_second_message_went_is_tried_again_after_the_first_went(settings):
+    server, controller = quiet_server(settings, "recipient", after=1)
+    try:
+        first, second, _ = three_acknowledgements_due()
+        outcome = outbox.send(ids=[first.pk, second.pk])
+    finally:
+        controller.stop()
+
+    assert (outcome["sent"], outcome["retry"], outcome["unknown"]) == (1, 1, 0)
+    second.refresh_from_db()
+    assert second.status == EmailStatus.PENDING
+    assert server.received == ["respondent0@example.nhs.uk"]
