@@ -27,13 +27,11 @@ from . import campaigns
 from .digest_content import withdraw_words
 from .models import (
     NOT_KNOWN,
-    Attachment,
     AuditAction,
     AuditEvent,
     Campaign,
     Digest,
     DigestMembership,
-    EmailStatus,
     InboundMessage,
     NotYetCounted,
     OutgoingEmail,
@@ -155,15 +153,10 @@ def withdraw(submission: Submission, *, now: datetime | None = None) -> bool:
 
 def _forget_mail(submission: Submission) -> None:
     """The emails to and from the respondent: nothing more is sent, and what came in keeps no words or sender."""
-    emails = OutgoingEmail.objects.filter(submission=submission)
-    emails.exclude(status=EmailStatus.SENT).delete()
-    emails.update(recipient="", context={}, last_error="")
-    messages = InboundMessage.objects.filter(submission=submission) | InboundMessage.objects.filter(
-        duplicate_of=submission
-    )
-    Attachment.objects.filter(message__in=messages).delete()
-    # The message's key stays, so the mailbox never takes it in again.
-    messages.update(raw=b"", size=0, sender_name="", sender_email="", subject="", references="", text="")
+    OutgoingEmail.objects.filter(submission=submission).forget_recipient()
+    (
+        InboundMessage.objects.filter(submission=submission) | InboundMessage.objects.filter(duplicate_of=submission)
+    ).empty()
 
 
 def take_words_out_of_digests(submission: Submission, *, led_campaigns: set[int] = frozenset()) -> int:

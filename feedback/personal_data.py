@@ -29,7 +29,6 @@ from .models import (
     Attachment,
     AuditAction,
     AuditEvent,
-    EmailStatus,
     InboundMessage,
     Note,
     OutgoingEmail,
@@ -230,10 +229,8 @@ def erase(address: str, *, dry_run: bool = False) -> Erasure:
     for submission in held.submissions.exclude(status="withdrawn"):
         changes.withdraw(submission)
     with transaction.atomic():
-        Attachment.objects.filter(message__in=held.messages).delete()
-        held.messages.update(raw=b"", size=0, sender_name="", sender_email="", subject="", references="", text="")
-        held.emails.exclude(status=EmailStatus.SENT).delete()
-        held.emails.update(recipient="", context={}, last_error="")
+        held.messages.empty()
+        held.emails.forget_recipient()
         held.drafts.delete()
         Session.objects.filter(session_key__in=sessions).delete()
         AuditEvent.objects.record(

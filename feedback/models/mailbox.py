@@ -40,6 +40,14 @@ class InboundMessageQuerySet(models.QuerySet):
         """The oldest message waiting to be sorted: the queue is worked oldest first."""
         return self.to_sort().order_by("arrived_at", "pk").defer("raw").first()
 
+    def empty(self) -> int:
+        """
+        Keep no words, sender or attachments of these messages (a withdrawal,
+        an erasure). Each keeps its key, so the mailbox never takes it in again.
+        """
+        Attachment.objects.filter(message__in=self).delete()
+        return self.update(raw=b"", size=0, sender_name="", sender_email="", subject="", references="", text="")
+
 
 class InboundMessage(models.Model):
     """One email as it arrived, kept whole, and what was made of it."""

@@ -52,6 +52,11 @@ class OutgoingEmailQuerySet(models.QuerySet):
         """Claimed for sending but never finished: a worker died mid-send, so it may or may not have gone."""
         return self.filter(status=EmailStatus.SENDING, claimed_at__lt=now - STUCK_SENDING_AFTER)
 
+    def forget_recipient(self) -> None:
+        """Nothing more goes to these emails' recipient: unsent ones are dropped, sent ones keep no address."""
+        self.exclude(status=EmailStatus.SENT).delete()
+        self.update(recipient="", context={}, last_error="")
+
     def send_again(self, *, now: datetime) -> int:
         """A person's decision: failed or stuck emails wait again, with a fresh set of attempts."""
         return (self.failed() | self.stuck(now=now)).update(
