@@ -80,7 +80,7 @@ bench-quick: $(BIN)/.installed assets ## The benchmark at 100k rows, fewer round
 profile: $(BIN)/.installed assets ## Where the form page GET and the submission POST spend their time (cProfile)
 	cd bench && ../$(BIN)/python profile_respondent.py
 
-faults: $(BIN)/.installed ## Fault injection: the one-machine scenarios, then the portal on several hosts (about 25 minutes, as root)
+faults: $(BIN)/.installed ## Fault injection: the one-machine scenarios, then the portal on several hosts (about 17 minutes, as root)
 	$(BIN)/python -m faults.run $(FAULTS_ARGS)
 	$(BIN)/python -m faults.hosts
 
