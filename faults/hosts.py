@@ -141,11 +141,15 @@ def reachable(address: str, port: int) -> bool:
 
 
 class Balancer:
-    """Round robin over the web hosts whose /health/ready answers 200, checked twice a second."""
+    """
+    Round robin over the web hosts whose /health/ready answers 200, checked
+    twice a second, leaving out those an operator has drained.
+    """
 
     def __init__(self, hosts: list[Host]):
         self.targets = [(host.address, WEB_PORT) for host in hosts]
         self.healthy = set(self.targets)
+        self.drained = set()
         self.turn = itertools.count()
         self.served = Counter()
         self.refused = Counter()
@@ -165,9 +169,15 @@ class Balancer:
 
     def pick(self, avoid=None) -> tuple[str, int]:
         with self.lock:
-            choices = [target for target in self.targets if target in self.healthy and target != avoid]
-        choices = choices or [target for target in self.targets if target != avoid] or self.targets
+            live = [target for target in self.targets if target not in self.drained]
+        choices = [target for target in live if target in self.healthy and target != avoid]
+        choices = choices or [target for target in live if target != avoid] or live
         return choices[next(self.turn) % len(choices)]
+
+    def drain(self, host: Host) -> None:
+        """Send the host no new requests (what an operator does before stopping it)."""
+        with self.lock:
+            self.drained.add((host.address, WEB_PORT))
 
     def stop(self) -> None:
         self.running = False
@@ -508,9 +518,14 @@ def several_hosts(cluster: Cluster, result: Result, *, long_cut: float, short_cu
     stopped_web = {}
 
     def stop_web2(elapsed: float) -> None:
+        # As docs/deployment.md says: out of the load balancer, then SIGTERM. gunicorn
+        # finishes the requests it holds, but closes its socket at once: a
+        # connection still queued there would be reset.
         if elapsed > 60 and not stopped_web:
+            balancer.drain(HOSTS["web2"])
+            time.sleep(2)
             stopped_web["at"] = time.time()
-            webs["web2"].stop(timeout=35)  # SIGTERM: gunicorn finishes what it holds, then exits
+            webs["web2"].stop(timeout=35)
 
     long_cut_at, long_host = cut_the_compiling_host(
         cluster, result, week=last, seconds=long_cut, label="long cut", during=stop_web2
@@ -622,7 +637,10 @@ def several_hosts(cluster: Cluster, result: Result, *, long_cut: float, short_cu
         result.figure(f"tasks {long_host.name} ran after the long cut", ran)
         result.check(ran > 0, f"{long_host.name} ran no task after it came back")
     if stopped_web:
-        result.figure("web2 stopped (SIGTERM) at, seconds into the long cut", f"{stopped_web['at'] - long_cut_at:.0f}")
+        result.figure(
+            "web2 drained, then stopped (SIGTERM), at seconds into the long cut",
+            f"{stopped_web['at'] - long_cut_at:.0f}",
+        )
     result.figure("load ended, seconds after the short cut ended", f"{ended - short_cut_at - short_cut:.0f}")
 
 
