@@ -80,7 +80,8 @@ def _plain_django(digest) -> None:
         message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [f"subscriber{n}@example.nhs.uk"])
         message.attach_alternative(html, "text/html")
         messages.append(message)
-    connection = mail.mailers["default"]
+    # Django's own SMTP backend: the ceiling knows nothing of the portal's.
+    connection = mail.mailers["plain"]
     connection.open()
     connection.send_messages(messages)
     connection.close()
@@ -109,7 +110,11 @@ def measure(*, rounds: int) -> Result:
             "default": {
                 "BACKEND": "feedback.mailer.EmailBackend",
                 "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 10},
-            }
+            },
+            "plain": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": controller.port, "timeout": 10},
+            },
         }
         _plain_django(digest)
         _portal(digest)
