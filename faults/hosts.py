@@ -233,26 +233,12 @@ class Cluster:
         if not wait_until(lambda: reachable(db.address, S3_PORT), timeout=30):
             raise RuntimeError(f"the S3 API did not start:\n{self.object_store.output()[-2000:]}")
         self.env = {
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": os.environ.get("HOME", "/root"),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "faults.settings",
-            "SECRET_KEY": "faults-only-" + os.urandom(24).hex(),
-            "ALLOWED_HOSTS": SITE,
-            "SITE_URL": f"https://{SITE}",
-            "DATABASE_URL": self.postgres.url,
-            "CELERY_BROKER_URL": self.redis.url(0),
-            "CACHE_URL": self.redis.url(1, "rediscache"),
-            "SMTP_HOST": GATEWAY,
-            "SMTP_PORT": str(self.smtp.port),
-            "SECURE_PROXY_SSL_HEADER": "true",
+            **services.portal_env(site=SITE, postgres=self.postgres, redis=self.redis, smtp=self.smtp),
             "EXPORTS_S3_BUCKET": BUCKET,
             "EXPORTS_S3_ENDPOINT_URL": f"http://{db.address}:{S3_PORT}",
             "EXPORTS_S3_REGION": "eu-west-2",
             "AWS_ACCESS_KEY_ID": "faults",
             "AWS_SECRET_ACCESS_KEY": "faults-only",
-            "LOG_LEVEL": "INFO",
         }
         self._bucket()
         # Migrations run once per release, from one host.
@@ -350,27 +336,6 @@ def sessions_from(host: Host) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE host(client_addr) = %s", [host.address])
         return cursor.fetchone()[0]
-
-
-def seed_week(week, count: int) -> None:
-    """`count` submissions received during `week`, for its digest to count."""
-    import uuid
-    from datetime import timedelta
-
-    from feedback.models import Submission
-
-    oracle._fresh()
-    for n in range(count):
-        Submission.objects.record(
-            token=uuid.uuid4(),
-            views=[{"element": view["element"], "level": view["level"], "text": view["text"]} for view in load.VIEWS],
-            received_at=week.start + timedelta(minutes=n * 7 % (7 * 24 * 60)),
-            role="manager",
-            organisation="Westbrook Primary Care Trust",
-            organisation_type="pct",
-            region="north_west",
-            consent_to_quote=n % 2 == 0,
-        )
 
 
 def signed_in_lead() -> tuple[object, dict]:
@@ -486,8 +451,8 @@ def several_hosts(cluster: Cluster, result: Result, *, long_cut: float, short_cu
 
     last = digests.last_complete_week()
     earlier = last.previous()
-    seed_week(last, seeded)
-    seed_week(earlier, seeded)
+    oracle.seed_week(last, seeded)
+    oracle.seed_week(earlier, seeded)
     subscribers = oracle.subscribers(10)
     webs = {name: cluster.web(HOSTS[name]) for name in ("web1", "web2")}
     for name in ("worker1", "worker2"):
@@ -668,14 +633,9 @@ def main() -> int:
         except Exception:  # noqa: BLE001 - a crashed scenario is a failed one
             result.problems.append(traceback.format_exc())
         result.seconds = time.monotonic() - started
-        died = [p.name for p in cluster.processes if not p.running and not p.stopped]
-        result.check(not died, f"processes that exited by themselves: {', '.join(died)}")
-        if not result.passed:
-            services.keep_logs = True
-            result.problems.append("logs:\n" + cluster.logs_tail())
-        from .run import report
+        from .run import conclude
 
-        report(result)
+        conclude(result, cluster.processes, cluster.logs_tail)
     finally:
         if cluster:
             while cluster.processes:

@@ -150,6 +150,29 @@ def weekly_settled() -> bool:
     return not waiting.filter(kind=EmailKind.WEEKLY_SUMMARY).exists()
 
 
+def seed_week(week, count: int) -> None:
+    """`count` submissions received during `week` (without email addresses), for its digest to count."""
+    import uuid
+    from datetime import timedelta
+
+    from feedback.models import Submission
+
+    from .load import VIEWS
+
+    _fresh()
+    for n in range(count):
+        Submission.objects.record(
+            token=uuid.uuid4(),
+            views=[{"element": view["element"], "level": view["level"], "text": view["text"]} for view in VIEWS],
+            received_at=week.start + timedelta(minutes=n * 7 % (7 * 24 * 60)),
+            role="manager",
+            organisation="Westbrook Primary Care Trust",
+            organisation_type="pct",
+            region="north_west",
+            consent_to_quote=n % 2 == 0,
+        )
+
+
 def subscribers(count: int, *, prefix: str = "subscriber") -> list[str]:
     """`count` staff subscribed to the weekly summary, all elements."""
     from django.contrib.auth.models import Group, User

@@ -38,6 +38,20 @@ def report(result: Result) -> None:
         print(f"    problem: {problem}")
 
 
+def conclude(result: Result, processes, logs_tail) -> None:
+    """
+    The portal's processes recover by themselves: none may have died on its
+    own (one the scenario killed was stopped by it). Keep the logs of a
+    failure, and print the result.
+    """
+    died = [p.name for p in processes if not p.running and not p.stopped]
+    result.check(not died, f"processes that exited by themselves: {', '.join(died)}")
+    if not result.passed:
+        services.keep_logs = True
+        result.problems.append("logs:\n" + logs_tail())
+    report(result)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="scenarios 7, 4 and a short Redis outage only")
@@ -65,14 +79,7 @@ def main() -> int:
                 result = Result(number, f"scenario {number}", "(crashed)")
                 result.problems.append(traceback.format_exc())
             result.seconds = time.monotonic() - began
-            # Web, worker and beat recover by themselves: none may have died
-            # on its own (a process the scenario killed was stopped by it).
-            died = [p.name for p in suite.processes if not p.running and not p.stopped]
-            result.check(not died, f"processes that exited by themselves: {', '.join(died)}")
-            if not result.passed:
-                services.keep_logs = True
-                result.problems.append("logs:\n" + suite.logs_tail())
-            report(result)
+            conclude(result, suite.processes, suite.logs_tail)
             results.append(result)
     finally:
         if suite:

@@ -8,7 +8,6 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from . import load, oracle
 from .load import Browser, Outcome
@@ -292,25 +291,13 @@ def worker_killed_mid_digest(suite: Suite, *, submissions: int = 200, delay: int
         "A worker killed with kill -9 in the middle of a digest",
         f"kill -9 of the worker (main process and pool) {delay // 4}s into a compile made to take {delay}s",
     )
-    import uuid
 
     from feedback import digests, tasks
     from feedback.models import Digest, DigestStatus, Submission
 
     suite.reset()
     week = digests.last_complete_week()
-    oracle._fresh()
-    for n in range(submissions):
-        Submission.objects.record(
-            token=uuid.uuid4(),
-            views=[{"element": view["element"], "level": view["level"], "text": view["text"]} for view in load.VIEWS],
-            received_at=week.start + timedelta(minutes=n * 7 % (7 * 24 * 60)),
-            role="manager",
-            organisation="Westbrook Primary Care Trust",
-            organisation_type="pct",
-            region="north_west",
-            consent_to_quote=n % 2 == 0,
-        )
+    oracle.seed_week(week, submissions)
     worker = suite.worker(FAULTS_COMPILE_DELAY_SECONDS=delay)
     suite.beat()
     tasks.compile_digest_task.delay(week.label)

@@ -360,6 +360,27 @@ class SmtpSink:
 # --- The portal --------------------------------------------------------------
 
 
+def portal_env(*, site: str, postgres: Postgres, redis: Redis, smtp: SmtpSink) -> dict:
+    """What every process of the portal is started with: the fault suite's settings and services."""
+    return {
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "faults.settings",
+        "SECRET_KEY": "faults-only-" + os.urandom(24).hex(),
+        "ALLOWED_HOSTS": site,
+        "SITE_URL": f"https://{site}",
+        "DATABASE_URL": postgres.url,
+        "CELERY_BROKER_URL": redis.url(0),
+        "CACHE_URL": redis.url(1, "rediscache"),
+        "SMTP_HOST": smtp.address,
+        "SMTP_PORT": str(smtp.port),
+        "SECURE_PROXY_SSL_HEADER": "true",
+        "LOG_LEVEL": "INFO",
+    }
+
+
 def web_command(bind: str) -> list[str]:
     """gunicorn with the production configuration, two workers, no access log, never recycled mid-scenario."""
     return [
@@ -400,22 +421,9 @@ class Portal:
         self.logs.mkdir(exist_ok=True)
         self.count = 0
         self.env = {
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": os.environ.get("HOME", "/root"),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "faults.settings",
-            "SECRET_KEY": "faults-only-" + os.urandom(24).hex(),
+            **portal_env(site=f"127.0.0.1:{self.web_port}", postgres=postgres, redis=redis, smtp=smtp),
             "ALLOWED_HOSTS": "127.0.0.1",
-            "SITE_URL": f"https://127.0.0.1:{self.web_port}",
-            "DATABASE_URL": postgres.url,
-            "CELERY_BROKER_URL": redis.url(0),
-            "CACHE_URL": redis.url(1, "rediscache"),
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp.port),
-            "SECURE_PROXY_SSL_HEADER": "true",
             "QIPP_VAR_DIR": str(base / "var"),
-            "LOG_LEVEL": "INFO",
         }
 
     def _process(self, name: str, command: list[str], extra_env: dict | None) -> Process:

@@ -27,7 +27,6 @@ class _KnowsWhenMessageSent:
         return super().sendmail(*args, **kwargs)
 
     def data(self, msg):
-        self.message_sent = False
         try:
             return super().data(msg)
         finally:
